@@ -1,0 +1,302 @@
+"""Tests for lectures_lib.saliency: Captum as the reference, closed forms on hand-made models."""
+from collections import OrderedDict
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lectures_lib import saliency as S
+
+captum_attr = pytest.importorskip("captum.attr")
+
+H = W = 18  # not a multiple of the windows used below: the last window is cut off, as in Captum
+
+
+def tiny_cnn(seed: int = 0, inplace: bool = False) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(3, 4, 3, padding=1), relu1=nn.ReLU(),
+        conv2=nn.Conv2d(4, 6, 3, padding=1, stride=2), relu2=nn.ReLU(inplace=inplace),
+        pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten(), fc=nn.Linear(6, 5),
+    )).eval()
+
+
+class LinearProbability(nn.Module):
+    """Two classes whose softmax probabilities are affine in the pixels:
+    p0(x) = a + sum(w * x), p1 = 1 - p0 (logits log p0, log p1)."""
+
+    def __init__(self, shape=(3, H, W), a: float = 0.5, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        n = torch.tensor(shape).prod()
+        self.w = nn.Parameter((torch.rand(shape, generator=g) * 2 - 1) * 0.4 / n)
+        self.a = a
+
+    def p0(self, x):
+        return self.a + (self.w * x).flatten(1).sum(1)
+
+    def forward(self, x):
+        p = self.p0(x)
+        return torch.stack([p.log(), (1 - p).log()], dim=1)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.rand(3, 3, H, W, generator=torch.Generator().manual_seed(1))
+
+
+# --------------------------------------------------------------------------- Captum references
+
+def test_gradient_saliency_equals_captum_saliency_max_over_channels(images):
+    model = tiny_cnn()
+    target = torch.tensor([0, 3, 4])
+    ours = S.gradient_saliency(model, images, target)
+    ref = captum_attr.Saliency(model).attribute(images.clone(), target=target, abs=True).amax(dim=1)
+    assert ours.shape == (3, H, W)
+    torch.testing.assert_close(ours, ref)
+
+
+@pytest.mark.parametrize("window,stride", [(4, 4), (5, 5), (6, 3)])
+def test_occlusion_equals_captum_occlusion_on_probabilities(images, window, stride):
+    model = tiny_cnn()
+    target = torch.tensor([1, 2, 0])
+    ours = S.occlusion(model, images, target, window=window, stride=stride, baseline=0.0, progress=False)
+    probs = lambda x: model(x).softmax(dim=1)  # noqa: E731
+    ref = captum_attr.Occlusion(probs).attribute(
+        images.clone(), sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
+        baselines=0.0, target=target, perturbations_per_eval=16)
+    torch.testing.assert_close(ours.saliency, ref[:, 0], atol=1e-6, rtol=1e-5)
+    assert torch.equal(ref[:, 0], ref[:, 2])  # Captum's map is the same on every channel
+    n = len(S.window_starts(H, window, stride))
+    assert ours.probability.shape == (3, n, n)
+
+
+def test_grad_cam_equals_captum_layer_grad_cam(images):
+    model = tiny_cnn()
+    target = torch.tensor([4, 0, 2])
+    ours = S.grad_cam(model, images, "relu2", target, upsample=False)
+    ref = captum_attr.LayerGradCam(model, model.relu2).attribute(images, target=target, relu_attributions=True)
+    assert ours.shape == ref[:, 0].shape == (3, 9, 9)
+    torch.testing.assert_close(ours, ref[:, 0])
+    up = S.grad_cam(model, images, "relu2", target)
+    assert up.shape == (3, H, W)
+    torch.testing.assert_close(up, F.interpolate(ref, size=(H, W), mode="bilinear", align_corners=False)[:, 0])
+
+
+def test_grad_cam_ignores_a_later_inplace_relu(images):
+    """The hook keeps the layer's output; an in-place ReLU right after must not change it."""
+    conv2_out = S.grad_cam(tiny_cnn(inplace=False), images, "conv2", 1)
+    assert torch.equal(S.grad_cam(tiny_cnn(inplace=True), images, "conv2", 1), conv2_out)
+
+
+def test_grad_cam_rejects_a_module_used_twice_and_removes_its_hook(images):
+    relu = nn.ReLU()
+    model = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 3, 3, padding=1), act=relu, conv2=nn.Conv2d(3, 3, 1),
+                                      act2=relu, pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten()))
+    with pytest.raises(ValueError, match="ran 2 times"):
+        S.grad_cam(model, images, "act", 0)
+    assert not relu._forward_hooks
+
+
+# --------------------------------------------------------------------------- closed forms on a linear model
+
+def test_occlusion_closed_form_on_linear_model(images):
+    model, x, k, baseline = LinearProbability(), images[:2], 6, 0.25
+    res = S.occlusion(model, x, 0, window=k, stride=k, baseline=baseline, progress=False)
+    p = model.p0(x)
+    contrib = (model.w * (x - baseline)).sum(dim=1)                 # B x H x W: what each pixel adds
+    block = contrib.view(2, H // k, k, W // k, k).sum(dim=(2, 4))    # sum over each window
+    torch.testing.assert_close(res.clean, p.detach())
+    torch.testing.assert_close(res.probability, (p[:, None, None] - block).detach())
+    torch.testing.assert_close(res.saliency, block.repeat_interleave(k, 1).repeat_interleave(k, 2).detach())
+
+
+def test_occlusion_probability_map_closed_form_with_overlapping_windows(images):
+    model, x, k, s = LinearProbability(), images[:1], 5, 2
+    res = S.occlusion(model, x, 0, window=k, stride=s, progress=False)
+    contrib = (model.w * x).sum(dim=1)[0].detach()
+    rows, cols = res.starts
+    expected = torch.tensor([[float(model.p0(x).detach()) - float(contrib[i:i + k, j:j + k].sum()) for j in cols]
+                             for i in rows])
+    torch.testing.assert_close(res.probability[0], expected)
+
+
+def test_rise_closed_form_on_linear_model(images):
+    model, x, n, p_keep = LinearProbability(), images[:2], 300, 0.4
+    sal = S.rise(model, x, n_masks=n, cells=3, p_keep=p_keep, batch_size=32, seed=5, progress=False)
+    masks = S.rise_masks(n, (H, W), cells=3, p_keep=p_keep, seed=5).view(n, -1)     # N x HW
+    wx = (model.w * x).sum(dim=1).view(2, -1).detach()                              # B x HW
+    p0 = model.a + wx @ masks.T                                                      # B x N: p0(x * m_n)
+    expected0 = (p0 @ masks / (n * p_keep)).view(2, H, W)
+    assert sal.shape == (2, 2, H, W)
+    torch.testing.assert_close(sal[:, 0], expected0, atol=1e-5, rtol=1e-5)
+    # p0 + p1 = 1, so the two class maps add up to the mean mask / p_keep
+    torch.testing.assert_close(sal.sum(dim=1), (masks.mean(0) / p_keep).view(1, H, W).expand(2, -1, -1),
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(S.rise(model, x, n, 3, p_keep, 32, 5, target=0, progress=False), sal[:, 0])
+
+
+def test_rise_of_a_constant_model_is_that_constant():
+    """E[m] = p_keep, so a model that ignores the image gets a flat map equal to its probability."""
+    model = LinearProbability(a=0.7)
+    with torch.no_grad():
+        model.w.zero_()
+    sal = S.rise(model, torch.rand(1, 3, H, W), n_masks=4000, cells=4, p_keep=0.5, target=0, progress=False)
+    assert (sal - 0.7).abs().max() < 0.05
+
+
+def test_rise_masks_are_smooth_and_keep_p_on_average():
+    masks = S.rise_masks(2000, (32, 32), cells=4, p_keep=0.3, seed=0)
+    assert masks.shape == (2000, 32, 32) and masks.min() >= 0 and masks.max() <= 1
+    assert abs(float(masks.mean()) - 0.3) < 0.02
+    assert len(masks[0].unique()) > 2  # bilinear, not binary
+
+
+def test_deletion_and_insertion_curves_closed_form_on_linear_model(images):
+    model, x, step = LinearProbability(), images[:2], 50
+    sal = torch.rand(2, H, W, generator=torch.Generator().manual_seed(3))
+    order = sal.view(2, -1).argsort(dim=1, descending=True)
+    contrib = (model.w * x).sum(dim=1).view(2, -1).detach()
+    blurred = (model.w * S.blur(x)).sum(dim=1).view(2, -1).detach()
+    n_steps = -(-H * W // step)
+    dele = S.causal_curve(model, x, sal, 0, "deletion", step, progress=False)
+    ins = S.causal_curve(model, x, sal, 0, "insertion", step, progress=False)
+    assert dele.shape == ins.shape == (2, n_steps + 1)
+    for k in range(n_steps + 1):
+        gone = torch.zeros(2, H * W, dtype=torch.bool).scatter_(1, order[:, :k * step], True)
+        torch.testing.assert_close(dele[:, k], model.a + (contrib * ~gone).sum(1))
+        torch.testing.assert_close(ins[:, k], model.a + (contrib * gone).sum(1) + (blurred * ~gone).sum(1))
+    torch.testing.assert_close(S.deletion_auc(model, x, sal, 0, step, progress=False), S.auc(dele))
+    torch.testing.assert_close(S.insertion_auc(model, x, sal, 0, step, progress=False), S.auc(ins))
+
+
+def test_auc_is_the_trapezoid_rule():
+    curve = torch.tensor([[1.0, 0.5, 0.0], [0.2, 0.2, 0.2]])
+    torch.testing.assert_close(S.auc(curve), torch.tensor([0.5, 0.2]))
+
+
+# --------------------------------------------------------------------------- batching, seeds, modes
+
+def test_results_do_not_depend_on_batch_size(images):
+    model = tiny_cnn()
+    close = lambda a, b: torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)  # noqa: E731
+    close(S.gradient_saliency(model, images, batch_size=1), S.gradient_saliency(model, images, batch_size=64))
+    close(S.grad_cam(model, images, "conv2", batch_size=2), S.grad_cam(model, images, "conv2", batch_size=64))
+    a = S.occlusion(model, images, window=4, stride=2, batch_size=7, progress=False)
+    b = S.occlusion(model, images, window=4, stride=2, batch_size=64, progress=False)
+    close(a.probability, b.probability)
+    close(a.saliency, b.saliency)
+    close(S.rise(model, images, 50, 3, batch_size=3, progress=False),
+          S.rise(model, images, 50, 3, batch_size=64, progress=False))
+    sal = torch.rand(3, H, W)
+    close(S.causal_curve(model, images, sal, step=30, batch_size=5, progress=False),
+          S.causal_curve(model, images, sal, step=30, batch_size=64, progress=False))
+
+
+def test_rise_same_seed_same_map_other_seed_other_map(images):
+    model = tiny_cnn()
+    a = S.rise(model, images[:1], 40, 3, seed=7, target=0, progress=False)
+    assert torch.equal(a, S.rise(model, images[:1], 40, 3, seed=7, target=0, progress=False))
+    assert not torch.equal(a, S.rise(model, images[:1], 40, 3, seed=8, target=0, progress=False))
+
+
+def test_default_target_is_the_predicted_class_and_model_mode_is_restored(images):
+    model = tiny_cnn().train()
+    predicted = model.eval()(images).argmax(1)
+    model.train()
+    torch.testing.assert_close(S.gradient_saliency(model, images), S.gradient_saliency(model, images, predicted))
+    assert model.training
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m, x: S.gradient_saliency(m, x[0]), "x must have shape B x C x H x W"),
+    (lambda m, x: S.occlusion(m, x * 2), r"x must hold values in \[0, 1\]"),
+    (lambda m, x: S.rise(m, x - 0.5, 10), r"x must hold values in \[0, 1\]"),
+    (lambda m, x: S.occlusion(m, x, window=H + 1), "window must fit in the image: window=19 > image size 18 x 18"),
+    (lambda m, x: S.occlusion(m, x, window=4, stride=5), "stride must be <= window so that every pixel is covered, got stride=5 > window=4"),
+    (lambda m, x: S.rise(m, x, n_masks=0), "n_masks must be >= 1"),
+    (lambda m, x: S.rise(m, x, 10, p_keep=0), "p_keep must be > 0"),
+    (lambda m, x: S.rise(m, x, 10, cells=H + 1), "cells must be <= 18"),
+    (lambda m, x: S.grad_cam(m, x, "conv9"), "layer 'conv9' is not a module"),
+    (lambda m, x: S.gradient_saliency(m, x, target=torch.tensor([0, 1])), r"target must have shape \(3,\)"),
+    (lambda m, x: S.gradient_saliency(m, x, target=5), r"target must hold class indices in \[0, 5\)"),
+    (lambda m, x: S.occlusion(m, x, target=9, window=4, stride=4, progress=False), r"target must hold class indices in \[0, 5\)"),
+    (lambda m, x: S.deletion_auc(m, x, torch.rand(3, H)), "saliency must be a tensor of shape"),
+    (lambda m, x: S.causal_curve(m, x, torch.rand(3, H, W), mode="sideways"), "mode must be one of"),
+    (lambda m, x: S.overlay(x[0], torch.rand(4, 4)), "saliency must be an H x W tensor"),
+])
+def test_bad_input_gets_a_clear_error(images, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(tiny_cnn(), images)
+
+
+def test_rise_rejects_a_non_tensor_and_a_float_n_masks(images):
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        S.rise(tiny_cnn(), images.numpy(), 10)
+    with pytest.raises(TypeError, match="n_masks must be an int"):
+        S.rise(tiny_cnn(), images, 10.5)
+
+
+# --------------------------------------------------------------------------- sanity check
+
+def test_rank_correlation():
+    a = torch.arange(12.0).view(1, 3, 4)
+    torch.testing.assert_close(S.rank_correlation(a, a ** 3), torch.tensor([1.0]))
+    torch.testing.assert_close(S.rank_correlation(a, -a), torch.tensor([-1.0]))
+    torch.testing.assert_close(S.rank_correlation(a, torch.zeros_like(a)), torch.tensor([0.0]))
+    ties = torch.tensor([[1.0, 1.0, 2.0, 3.0]])  # Spearman with average ranks 1.5, 1.5, 3, 4
+    torch.testing.assert_close(S.rank_correlation(ties, torch.tensor([[1.0, 2.0, 3.0, 4.0]])),
+                               torch.tensor([0.9486833]), atol=1e-6, rtol=0)
+
+
+def test_randomize_layers_changes_only_the_named_layers_of_a_copy():
+    model = tiny_cnn()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rand = S.randomize_layers(model, ["fc", "conv2"], seed=0)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])
+    changed = {k for k, v in rand.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"fc.weight", "fc.bias", "conv2.weight", "conv2.bias"}
+
+
+def test_model_randomization_check_flags_a_map_that_ignores_the_model(images):
+    methods = {"gradient": lambda m, x, t: S.gradient_saliency(m, x, t),
+               "edge detector": lambda m, x, t: x.mean(dim=1)}  # the same map whatever the weights
+    res = S.model_randomization_check(tiny_cnn(), images, methods, ["fc", "conv2", "conv1"])
+    assert res.correlation["edge detector"].shape == (3, 3)
+    torch.testing.assert_close(res.correlation["edge detector"], torch.ones(3, 3))
+    assert len(res.maps["gradient"]) == 4
+    assert res.correlation["gradient"][-1].mean() < 0.9
+
+
+# --------------------------------------------------------------------------- pictures and the widget
+
+def test_overlay_and_compare_maps(images):
+    import matplotlib.pyplot as plt
+
+    out = S.overlay(images[0], torch.rand(H, W))
+    assert out.shape == (H, W, 3) and out.min() >= 0 and out.max() <= 1
+    fig = S.compare_maps(images[:2], {"a": torch.rand(2, H, W), "b": torch.rand(2, H, W)})
+    assert len(fig.axes) == 6
+    plt.close(fig)
+
+
+def test_occlusion_widget_redraws_quickly_from_precomputed_maps(images):
+    model = tiny_cnn()
+    box = S.occlusion_widget(model, images[0], windows=(4, 8), strides=(2, 4))
+    assert set(box.results) == {(4, 2), (4, 4), (8, 2), (8, 4)}
+    picture, first = box.children[1], box.children[1].value
+    assert box.current == (4, 2) and len(first) > 100
+    t = time.perf_counter()
+    box.controls["window"].value = 8
+    assert time.perf_counter() - t < 0.5
+    assert box.current == (8, 2) and picture.value != first
+    second = picture.value
+    box.controls["stride"].value = 4
+    assert box.current == (8, 4) and picture.value != second
+    torch.testing.assert_close(box.results[(8, 4)].saliency,
+                               S.occlusion(model, images[:1], window=8, stride=4, progress=False).saliency)
