@@ -185,9 +185,11 @@ def mnist_training_config(name: str = "lenet5", dataset: str = "mnist", seed: in
     """The recipe :func:`mnist_model` trains with (fewer epochs in fast mode). Part of the cache key."""
     from .config import pick
 
-    lr = 0.01 if name == "softmax_regression" else 2e-3
-    return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": lr,
-            "batch_size": 64, "epochs": pick(full=12, fast=6), "lr_schedule": "cosine"}
+    if name == "softmax_regression":
+        return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": 0.01,
+                "batch_size": 128, "epochs": pick(full=10, fast=5), "lr_schedule": "cosine", "augment_shift": 0}
+    return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": 3e-3,
+            "batch_size": 128, "epochs": pick(full=15, fast=8), "lr_schedule": "cosine", "augment_shift": 2}
 
 
 def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
@@ -212,7 +214,7 @@ def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
     def fit(model: nn.Module) -> dict:
         history = train.fit(model, train_data, test_data, epochs=config["epochs"], lr=config["lr"],
                             batch_size=config["batch_size"], seed=seed, progress=progress,
-                            lr_schedule=config["lr_schedule"])
+                            lr_schedule=config["lr_schedule"], augment_shift=config["augment_shift"])
         return {"history": history}
 
     model, meta = cache.cached_model(f"mnist-{name}-{dataset}", key, build, fit)
