@@ -205,7 +205,8 @@ class ReceptiveField:
     Unit ``(row, col)`` of the layer's map sees input rows ``start[0] + row * jump[0]`` up to (not including)
     that plus ``size[0]``, and likewise for columns. ``start`` is negative where the field begins in the
     padding. A layer whose units see the whole image (after global pooling or a linear layer) has
-    ``size == image_size`` and ``jump == (0, 0)``.
+    ``size == image_size`` and ``jump == (0, 0)``. (After a dilated convolution whose taps lie further apart
+    than the fields below them, the field has holes; the box is their bounding box.)
     """
     size: tuple[int, int]
     jump: tuple[int, int]
@@ -435,7 +436,7 @@ def top_activating_patches(model: nn.Module, layer: str | Sequence[str], unit: i
                 units[name], widths[name] = _check_units(unit, acts.shape[1]), acts.shape[-1] if acts.dim() == 4 else 1
             maps = acts[:, units[name]].flatten(2) if acts.dim() > 2 else acts[:, units[name], None]
             values, flat = maps.max(dim=2)               # B x U: each image's strongest position per unit
-            index = torch.arange(start, start + len(acts), device=acts.device).expand_as(values)
+            index = torch.arange(start, start + len(acts), device=acts.device)[:, None].expand_as(values)
             best[name] = _merge_top(best.get(name), (values.T.cpu(), index.T.cpu(), flat.T.cpu()), k)
     shape, result = tuple(_image_at(data, 0).shape), {}
     for name in names:
@@ -687,19 +688,19 @@ class relu_rule(TorchFunctionMode):
         return _RuleReLU.apply(x, upper, inplace, self.rule)
 
 
-def _unit_seed(acts: torch.Tensor, unit, position=None) -> torch.Tensor:
+def _unit_seed(acts: torch.Tensor, unit, position=None, name: str = "unit") -> torch.Tensor:
     """The backward seed that selects one unit per image: 1 at ``(b, unit, row, col)``, 0 elsewhere. For a
     ``B x K x h x w`` map the position is the unit's strongest activation in image ``b`` unless ``position``
     (``(row, col)`` or ``B x 2``) is given; a ``B x K`` output (logits) needs none."""
     b, channels = acts.shape[:2]
     if isinstance(unit, torch.Tensor) and unit.dim() == 1:
         if len(unit) != b or unit.is_floating_point():
-            raise ValueError(f"unit/target must be an int or {b} integer indices, got shape {tuple(unit.shape)}")
+            raise ValueError(f"{name} must be an int or {b} integer indices, got shape {tuple(unit.shape)}")
         for u in unit.tolist():
-            check_range(u, "unit", 0, channels - 1, integer=True)
+            check_range(u, name, 0, channels - 1, integer=True)
         units = unit.long().to(acts.device)
     else:
-        check_range(int(unit) if isinstance(unit, torch.Tensor) else unit, "unit", 0, channels - 1, integer=True)
+        check_range(int(unit) if isinstance(unit, torch.Tensor) else unit, name, 0, channels - 1, integer=True)
         units = torch.full((b,), int(unit), dtype=torch.long, device=acts.device)
     rows = torch.arange(b, device=acts.device)
     seed = torch.zeros_like(acts)
@@ -719,7 +720,8 @@ def _unit_seed(acts: torch.Tensor, unit, position=None) -> torch.Tensor:
     return seed
 
 
-def _project(model: nn.Module, x: torch.Tensor, layer: str | None, unit, rule: str, position=None) -> torch.Tensor:
+def _project(model: nn.Module, x: torch.Tensor, layer: str | None, unit, rule: str, position=None,
+             name: str = "unit") -> torch.Tensor:
     """Gradient of one unit per image (or of a logit when ``layer`` is None) w.r.t. ``x``, every ReLU's
     backward replaced by ``rule``. Max-pooling keeps its switches (autograd routes to the argmax) and
     convolutions go back through their transposes, as in Zeiler and Fergus's deconvnet."""
@@ -731,7 +733,7 @@ def _project(model: nn.Module, x: torch.Tensor, layer: str | None, unit, rule: s
         acts = _run(model, x) if layer is None else _hooked_forward(model, [layer], x, keep_graph=True)[0][layer]
         if layer is None and acts.dim() != 2:
             raise ValueError(f"the model must return B x K logits, got shape {tuple(acts.shape)}")
-        (grad,) = torch.autograd.grad(acts, x, _unit_seed(acts, unit, position))
+        (grad,) = torch.autograd.grad(acts, x, _unit_seed(acts, unit, position, name))
     return grad.detach()
 
 
@@ -758,7 +760,7 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target, layer: str | None
     layer, projected from its strongest activation (or ``position``), like :func:`deconvnet`.
     Returns ``B x C x H x W``.
     """
-    return _project(model, x, layer, target, "guided", position)
+    return _project(model, x, layer, target, "guided", position, name="target")
 
 
 def projection_image(grad: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,429 @@
+"""Tests for lectures_lib.visualize: Captum and scikit-learn as references, autograd as the judge of
+receptive fields, tiny hand-made nets (in-place and reused ReLUs, functional padding, "same" padding)."""
+import copy
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lectures_lib import models
+from lectures_lib import visualize as V
+
+captum_attr = pytest.importorskip("captum.attr")
+pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks")
+
+
+class SmallNet(nn.Module):
+    """conv-ReLU-maxpool-conv-ReLU-linear. ``reuse``: one ReLU module called twice; ``act``: ReLU or a ReLU6."""
+
+    def __init__(self, inplace=False, reuse=False, act=nn.ReLU, seed=0, gain=1.0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.c1, self.pool = nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2)
+        self.c2, self.fc = nn.Conv2d(4, 5, 3, stride=2), nn.Linear(5 * 3 * 3, 6)
+        self.a1 = act(inplace=inplace)
+        self.a2 = self.a1 if reuse else act(inplace=inplace)
+        with torch.no_grad():
+            for p in (self.c1.weight, self.c2.weight):
+                p.mul_(gain)
+
+    def forward(self, x):
+        x = self.pool(self.a1(self.c1(x)))
+        x = self.a2(self.c2(x))
+        return self.fc(x.flatten(1))
+
+
+class ReLU6AsReLU(nn.ReLU):
+    """A ReLU6 that Captum takes for a ReLU (it hooks ``nn.ReLU`` modules only): the reference for our ReLU6 rule."""
+
+    def forward(self, x):
+        return F.relu6(x, inplace=self.inplace)
+
+
+@pytest.fixture(scope="module")
+def x():
+    return torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+
+
+VARIANTS = [(False, False), (True, False), (False, True), (True, True)]  # (inplace, reuse)
+
+
+# --------------------------------------------------------------------------- activations
+
+@pytest.mark.parametrize("inplace,reuse", VARIANTS)
+def test_capture_activations_equals_captum_layer_activation(x, inplace, reuse):
+    net = SmallNet(inplace, reuse).eval()
+    ours = V.capture_activations(net, ["c1", "a1", "pool", "c2", "fc"], x)
+    for name in ours:
+        ref = captum_attr.LayerActivation(net, net.get_submodule(name)).attribute(x)
+        assert torch.equal(ours[name], ref), name
+    # the output of c1 is kept as it was, although an in-place ReLU overwrites that tensor afterwards
+    assert torch.equal(ours["c1"], F.conv2d(x, net.c1.weight, net.c1.bias, padding=1))
+    assert (ours["c1"] < 0).any()
+
+
+def test_capture_restores_each_modules_mode_and_removes_hooks_after_an_error(x):
+    net = SmallNet()
+    net.train()
+    net.c2.eval()                                        # a mixed state must come back as it was
+    V.capture_activations(net, "c2", x)
+    assert net.training and net.c1.training and not net.c2.training
+
+    class Boom(nn.Module):
+        def forward(self, x):
+            raise KeyError("boom")
+
+    broken = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 2, 3), relu=nn.ReLU(), boom=Boom())).train()
+    with pytest.raises(KeyError):
+        V.capture_activations(broken, ["conv", "relu"], x)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in broken.modules())
+    assert broken.training and broken.conv.training
+    with pytest.raises(KeyError):
+        V.deconvnet(broken, x, "conv", 0)
+    assert all(not m._forward_hooks for m in broken.modules())
+
+
+def test_bad_input_gets_a_clear_error(x):
+    net = SmallNet().eval()
+    with pytest.raises(ValueError, match="layer 'nope' is not a module"):
+        V.capture_activations(net, ["nope"], x)
+    with pytest.raises(ValueError, match="x must have 3 channel"):
+        V.capture_activations(net, "c1", torch.rand(2, 1, 16, 16))
+    with pytest.raises(ValueError, match=r"x must have shape B x C x H x W"):
+        V.capture_activations(net, "c1", torch.rand(3, 16, 16))
+    with pytest.raises(ValueError, match=r"cannot run on x of shape \(2, 3, 20, 20\)"):
+        V.capture_activations(net, "fc", torch.rand(2, 3, 20, 20))
+    with pytest.raises(ValueError, match="x must hold values in"):
+        V.guided_backprop(net, x * 3, 0)
+    with pytest.raises(ValueError, match="unit must be <= 4"):
+        V.deconvnet(net, x, "c2", 5)
+    with pytest.raises(ValueError, match="target must be <= 5"):
+        V.guided_backprop(net, x, 6)
+    with pytest.raises(ValueError, match="unit must be <= 3"):
+        V.top_activating_patches(net, "c1", 4, x, k=2, progress=False)
+    with pytest.raises(ValueError, match="layer 'c9' is not a module"):
+        V.top_activating_patches(net, "c9", 0, x, k=2, progress=False)
+    with pytest.raises(ValueError, match="k must be <= 3"):
+        V.top_activating_patches(net, "c1", 0, x, k=4, progress=False)
+    with pytest.raises(ValueError, match="data must have 3 channel"):
+        V.top_activating_patches(net, "c1", 0, torch.rand(4, 1, 16, 16), k=2, progress=False)
+    with pytest.raises(ValueError, match="query_index must be an index"):
+        V.nearest_neighbors(torch.rand(5, 3), 5, k=2)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        V.nearest_neighbors(torch.rand(5, 3), 0, metric="manhattan")
+    with pytest.raises(ValueError, match="position must be"):
+        V.deconvnet(net, x, "c2", 0, position=(3, 0))
+    with pytest.raises(ValueError, match="rule must be one of"):
+        V.relu_rule("saliency")
+
+
+# --------------------------------------------------------------------------- deconvnet and guided backprop
+
+@pytest.mark.parametrize("inplace,reuse", VARIANTS)
+def test_guided_backprop_and_deconvnet_equal_captum(x, inplace, reuse):
+    net = SmallNet(inplace, reuse).eval()
+    target = torch.tensor([0, 3, 5])
+    ref_gbp = captum_attr.GuidedBackprop(net).attribute(x.clone(), target=target)
+    ref_dec = captum_attr.Deconvolution(net).attribute(x.clone(), target=target)
+    torch.testing.assert_close(V.guided_backprop(net, x, target), ref_gbp, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(V.deconvnet(net, x, None, target), ref_dec, rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(ref_gbp, ref_dec)          # the two rules differ on this net
+
+
+@pytest.mark.parametrize("inplace,reuse", VARIANTS)
+def test_unit_projections_equal_captum_neuron_methods(x, inplace, reuse):
+    net = SmallNet(inplace, reuse).eval()
+    acts = V.capture_activations(net, "c2", x)["c2"]
+    for b in range(len(x)):
+        for unit in (1, 4):
+            row, col = divmod(int(acts[b, unit].flatten().argmax()), acts.shape[-1])
+            xb = x[b:b + 1]
+            ref_dec = captum_attr.NeuronDeconvolution(net, net.c2).attribute(xb.clone(), neuron_selector=(unit, row, col))
+            ref_gbp = captum_attr.NeuronGuidedBackprop(net, net.c2).attribute(xb.clone(), neuron_selector=(unit, row, col))
+            torch.testing.assert_close(V.deconvnet(net, xb, "c2", unit), ref_dec, rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(V.guided_backprop(net, xb, unit, layer="c2"), ref_gbp, rtol=1e-5, atol=1e-7)
+    # a whole batch at once: each image projects its own strongest position
+    batch = V.deconvnet(net, x, "c2", 4)
+    single = torch.cat([V.deconvnet(net, x[b:b + 1], "c2", 4) for b in range(len(x))])
+    torch.testing.assert_close(batch, single)
+
+
+@pytest.mark.parametrize("inplace,reuse", [(False, False), (True, True)])
+def test_relu6_rules_equal_captum_on_relu6(x, inplace, reuse):
+    net = SmallNet(inplace, reuse, act=nn.ReLU6, gain=20.0).eval()
+    ref_net = SmallNet(inplace, reuse, act=ReLU6AsReLU, gain=20.0).eval()
+    acts = V.capture_activations(net, "c1", x)["c1"]
+    assert (acts > 6).any() and (acts < 0).any()         # both ends of ReLU6 are reached
+    target = torch.tensor([2, 2, 1])
+    torch.testing.assert_close(V.guided_backprop(net, x, target),
+                               captum_attr.GuidedBackprop(ref_net).attribute(x.clone(), target=target))
+    torch.testing.assert_close(V.deconvnet(net, x, None, target),
+                               captum_attr.Deconvolution(ref_net).attribute(x.clone(), target=target))
+    # the saturated units matter: treating ReLU6 as a plain ReLU would give another map
+    relu_net = SmallNet(inplace, reuse, act=nn.ReLU, gain=20.0).eval()
+    assert not torch.allclose(V.guided_backprop(net, x, target), V.guided_backprop(relu_net, x, target))
+
+
+def test_relu_rule_leaves_the_model_unchanged(x):
+    net = SmallNet(inplace=True, reuse=True).eval()
+    state = copy.deepcopy(net.state_dict())
+    xg = x.clone().requires_grad_(True)
+    (before,) = torch.autograd.grad(net(xg)[:, 1].sum(), xg)
+    V.guided_backprop(net, x, 1)
+    with pytest.raises(ZeroDivisionError):
+        with V.relu_rule("deconvnet"):
+            net(x)
+            1 / 0
+    (after,) = torch.autograd.grad(net(xg)[:, 1].sum(), xg)
+    assert torch.equal(before, after)                    # plain gradients again: nothing left behind
+    assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
+    assert all(not m._forward_hooks and not m._backward_hooks and "forward" not in vars(m) for m in net.modules())
+    with V.relu_rule("guided"):                          # forward values are the model's own
+        assert torch.equal(net(x), SmallNet(inplace=True, reuse=True).eval()(x))
+
+
+def test_relu_rule_catches_functional_relus_that_captum_misses(x):
+    class Functional(SmallNet):
+        def forward(self, x):
+            x = self.pool(F.relu(self.c1(x)))
+            return self.fc(torch.relu(self.c2(x)).flatten(1))
+
+    torch.manual_seed(0)
+    modular, functional = SmallNet().eval(), Functional().eval()
+    torch.testing.assert_close(V.guided_backprop(functional, x, 2), V.guided_backprop(modular, x, 2))
+    torch.testing.assert_close(V.deconvnet(functional, x, None, 2), V.deconvnet(modular, x, None, 2))
+
+
+def test_projection_image_and_top_patch_projections(x):
+    net = SmallNet().eval()
+    g = V.guided_backprop(net, x, 0)
+    img = V.projection_image(g)
+    assert img.shape == g.shape and img.min() >= 0 and img.max() <= 1
+    assert torch.allclose(img.flatten(1).sub(0.5).abs().amax(1), torch.full((3,), 0.5))
+    top = V.top_activating_patches(net, "c2", [1, 3], x, k=2, progress=False)
+    crops = V.project_top_patches(net, top, 3, "deconvnet")
+    assert crops.shape == top.patches(3).shape
+    b, (r, c) = int(top.image_index[1, 0]), top.position[1, 0].tolist()
+    full = V.projection_image(V.deconvnet(net, x[b:b + 1], "c2", 3))[0]
+    torch.testing.assert_close(crops[0], top.field.crop(full, r, c))
+
+
+# --------------------------------------------------------------------------- receptive fields
+
+def gradient_box(model, layer, unit, row, col, shape):
+    """Bounding box of the support of d unit / d input (None if empty), and whether the support fills the box."""
+    x = torch.rand(1, *shape, generator=torch.Generator().manual_seed(2), requires_grad=True)
+    acts = V._hooked_forward(model, [layer], x, keep_graph=True)[0][layer]
+    (g,) = torch.autograd.grad(acts[0, unit, row, col], x)
+    support = g[0].abs().sum(0) != 0
+    if not support.any():
+        return None, True
+    rows, cols = support.any(1).nonzero().flatten(), support.any(0).nonzero().flatten()
+    box = (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
+    return box, bool(support[box[0]:box[2], box[1]:box[3]].all())
+
+
+def assert_boxes_match_gradients(model, layer, shape):
+    rf = V.receptive_field(model.eval(), layer, shape)
+    h, w = rf.map_size
+    for row, col in {(0, 0), (h // 2, w // 3), (h - 1, w - 1), (0, w - 1)}:
+        box, filled = gradient_box(model, layer, 0, row, col, shape)
+        top, left, bottom, right = rf.box(row, col)
+        expected = (top, left, bottom, right) if bottom > top and right > left else None  # else all in the padding
+        assert expected == box and filled, (layer, row, col, rf)
+
+
+class PaddedNet(nn.Module):
+    """Functional padding, an asymmetric ZeroPad2d, dilation, average pooling and a residual sum. (The dilated
+    taps are 4 pixels apart and see 5 pixels each, so the field has no holes and fills its box.)"""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.pad = nn.ZeroPad2d((0, 1, 2, 0))
+        self.c1 = nn.Conv2d(3, 4, 5, stride=2)
+        self.c2 = nn.Conv2d(4, 4, 3, padding=2, dilation=2)
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1)
+        self.c3 = nn.Conv2d(4, 3, (3, 1), padding=(1, 0))
+
+    def forward(self, x):
+        x = self.c1(self.pad(F.pad(x, (1, 1, 1, 1))))
+        x = torch.tanh(x + self.c2(x))                  # a residual branch meets the identity
+        return self.c3(self.pool(x))
+
+
+@pytest.mark.parametrize("layer", ["c1", "c2", "pool", "c3"])
+def test_receptive_field_boxes_are_exactly_the_gradient_support(layer):
+    assert_boxes_match_gradients(PaddedNet(), layer, (3, 21, 19))
+
+
+@pytest.mark.parametrize("layer", ["c1", "s2", "c3", "s4", "c5"])
+def test_receptive_field_of_lenet5(layer):
+    net = models.LeNet5("classic")                       # tanh and average pooling: nothing blocks a gradient
+    assert_boxes_match_gradients(net, layer, (1, 28, 28))
+    expected = {"c1": (5, 1), "s2": (6, 2), "c3": (14, 2), "s4": (16, 4), "c5": (32, 4)}[layer]
+    rf = V.receptive_field(net, layer)
+    assert (rf.size[0], rf.jump[0], rf.start) == (*expected, (-2, -2))  # F.pad by 2 moves every field
+
+
+def test_receptive_field_of_efficientnet_lite0_same_padding():
+    model = models.imagenet_model("efficientnet_lite0", pretrained=False)
+    linear = copy.deepcopy(model)                        # ReLU6 -> identity: the support is the whole box
+    for name, module in list(linear.named_modules()):
+        if isinstance(module, nn.ReLU6):
+            parent, _, child = name.rpartition(".")
+            setattr(linear.get_submodule(parent), child, nn.Identity())
+    stem = V.receptive_field(model, "net._conv_stem")
+    assert (stem.size, stem.jump, stem.start) == ((3, 3), (2, 2), (0, 0))  # TF "same": pad 0 before, 1 after
+    assert_boxes_match_gradients(linear, "net._blocks.3", (3, 224, 224))  # stem and blocks 0-3, two of stride 2
+    assert V.receptive_field(model, "net._blocks.3") == V.receptive_field(linear, "net._blocks.3")
+    full = V.receptive_field(model, "net._fc")
+    assert full.jump == (0, 0) and full.box(0, 0) == (0, 0, 224, 224)
+
+
+def test_receptive_field_box_contains_a_max_pool_networks_gradient(x):
+    net = SmallNet().eval()
+    rf = V.receptive_field(net, "c2", (3, 16, 16))
+    assert (rf.size, rf.jump, rf.start) == ((8, 8), (4, 4), (-1, -1))
+    for row, col in ((0, 0), (2, 1)):
+        (t, l, b, r), _ = gradient_box(net, "c2", 1, row, col, (3, 16, 16))
+        bt, bl, bb, br = rf.box(row, col)
+        assert bt <= t and bl <= l and b <= bb and r <= br
+
+
+def test_crop_pads_where_the_field_leaves_the_image():
+    rf = V.ReceptiveField(size=(5, 5), jump=(2, 2), start=(-2, -2), image_size=(6, 6), map_size=(3, 3))
+    image = torch.arange(36.0).view(1, 6, 6)
+    patch = rf.crop(image, 0, 0, fill=-1)
+    assert patch.shape == (1, 5, 5) and rf.box(0, 0) == (0, 0, 3, 3)
+    assert torch.equal(patch[0, 2:, 2:], image[0, :3, :3]) and (patch[0, :2] == -1).all()
+    assert rf.offset == (0.0, 0.0)
+
+
+# --------------------------------------------------------------------------- top patches
+
+def test_top_patches_do_not_depend_on_the_batch_size_and_match_brute_force():
+    net = SmallNet().eval()
+    data = torch.rand(23, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    src = int(V.capture_activations(net, "c2", data)["c2"][:, 0].flatten(1).amax(1).argmax())
+    dups = [i for i in (11, 17, 5) if i != src][:2]
+    data[dups] = data[src].clone()                               # exact ties: the earlier image must come first
+    runs = [V.top_activating_patches(net, "c2", None, data, k=5, batch_size=b, progress=False) for b in (1, 4, 23, 64)]
+    for run in runs[1:]:
+        assert torch.equal(run.image_index, runs[0].image_index) and torch.equal(run.position, runs[0].position)
+        torch.testing.assert_close(run.values, runs[0].values)
+    acts = V.capture_activations(net, "c2", data)["c2"]
+    best, flat = acts.flatten(2).max(dim=2)              # N x C per image
+    for u in range(acts.shape[1]):
+        order = torch.sort(best[:, u], descending=True, stable=True).indices[:5]
+        assert runs[0].image_index[u].tolist() == order.tolist()
+        torch.testing.assert_close(runs[0].values[u], best[order, u])
+    assert runs[0].image_index[0, :3].tolist() == sorted([src, *dups])
+
+
+def test_top_patches_crops_and_several_layers_in_one_pass():
+    net = SmallNet().eval()
+    data = torch.rand(10, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    labels = torch.arange(10)
+    tops = V.top_activating_patches(net, ["c1", "c2", "fc"], None, (data, labels), k=3, progress=False)
+    single = V.top_activating_patches(net, "c2", 2, data, k=3, progress=False)
+    assert torch.equal(tops["c2"].image_index[2], single.image_index[0]) and single.units == [2]
+    patches = tops["c2"].patches(2)
+    assert patches.shape == (3, 3, 8, 8)
+    i, (r, c) = int(single.image_index[0, 0]), single.position[0, 0].tolist()
+    t, l, b, rr = single.boxes(2)[0]
+    top_, left = -1 + 4 * r, -1 + 4 * c                  # field of c2: size 8, jump 4, start -1
+    assert (t, l) == (max(top_, 0), max(left, 0))
+    torch.testing.assert_close(patches[0, :, t - top_:b - top_, l - left:rr - left], data[i, :, t:b, l:rr])
+    assert tops["fc"].patches(0).shape == (3, 3, 16, 16)  # a linear layer sees the whole image
+    assert tops["c1"].strongest_units(2) == sorted(range(4), key=lambda u: -float(tops["c1"].values[u, 0]))[:2]
+    with pytest.raises(ValueError, match="unit 0 was not searched"):
+        single.patches(0)
+
+
+# --------------------------------------------------------------------------- neighbours, t-SNE, plots
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_nearest_neighbors_equal_scikit_learn_without_the_query(metric):
+    from sklearn.neighbors import NearestNeighbors
+
+    feats = torch.randn(40, 7, generator=torch.Generator().manual_seed(5))
+    ref = NearestNeighbors(n_neighbors=5, metric=metric).fit(feats.numpy())
+    dist, idx = ref.kneighbors(feats[[3, 17]].numpy())
+    ours = V.nearest_neighbors(feats, [3, 17], k=4, metric=metric)
+    assert ours.indices.tolist() == idx[:, 1:].tolist()  # scikit-learn lists the query itself first
+    np.testing.assert_allclose(ours.distances.numpy(), dist[:, 1:], rtol=1e-5, atol=1e-6)
+    one = V.nearest_neighbors(feats, 3, k=4, metric=metric)
+    assert one.indices.shape == (4,) and 3 not in one.indices.tolist()
+
+
+def test_neighbor_agreement_counts_same_label_neighbours():
+    feats = torch.tensor([[0.0], [0.1], [0.2], [10.0], [10.1], [10.2]])
+    assert V.neighbor_agreement(feats, torch.tensor([0, 0, 0, 1, 1, 1]), k=2) == 1.0
+    assert V.neighbor_agreement(feats, torch.tensor([0, 1, 0, 1, 0, 1]), k=2, chunk=4) == pytest.approx(1 / 3)
+
+
+def test_embed_tsne_is_seeded_and_separates_clusters():
+    g = torch.Generator().manual_seed(6)
+    feats = torch.cat([torch.randn(30, 60, generator=g), torch.randn(30, 60, generator=g) + 6])
+    a, b = (V.embed_tsne(feats, perplexity=10, seed=0, max_iter=500) for _ in range(2))
+    assert a.shape == (60, 2) and np.array_equal(a, b)
+    assert V.neighbor_agreement(torch.from_numpy(a), torch.arange(60) // 30, k=5) == 1.0
+    with pytest.raises(ValueError, match="perplexity"):
+        V.embed_tsne(feats[:5], perplexity=10)
+
+
+def test_grid_layout_gives_each_point_its_own_cell_and_keeps_the_layout():
+    cy, cx = np.meshgrid(np.arange(3), np.arange(4), indexing="ij")
+    points = np.stack([cx.ravel(), 2 - cy.ravel()], 1).astype(float)   # already a 3 x 4 grid, y up
+    perm = np.random.default_rng(0).permutation(12)
+    assert V.grid_layout(points[perm], 3, 4).tolist() == perm.tolist()
+    cells = V.grid_layout(np.random.default_rng(1).random((50, 2)), 8, 8)
+    assert len(set(cells.tolist())) == 50 and cells.max() < 64
+    with pytest.raises(ValueError, match="fewer cells"):
+        V.grid_layout(points, 3, 3)
+
+
+def test_plots_return_figures():
+    import matplotlib.pyplot as plt
+
+    net = SmallNet().eval()
+    images = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(7))
+    figs = [V.plot_filters(net.c1), V.plot_filters(net.c1.weight, shared_scale=True),
+            V.plot_filters(models.LeNet5().c1.weight),
+            V.plot_neighbors(images.flatten(1) * 2, images, [0, 5], k=3, titles=[f"im{i}" for i in range(12)]),
+            V.plot_embedding(np.random.rand(12, 2), labels=torch.arange(12) % 3, classes=["a", "b", "c"]),
+            V.plot_embedding(np.random.rand(12, 2), images=images),
+            V.plot_embedding(np.random.rand(12, 2), images=images, grid=(3, 4), thumb=8)]
+    assert all(isinstance(f, plt.Figure) for f in figs)
+    assert figs[-1].axes[0].images[0].get_array().shape == (24, 32, 3)
+    for f in figs:
+        plt.close(f)
+    with pytest.raises(ValueError, match="1 or 3 input channels"):
+        V.plot_filters(net.c2)
+
+
+# --------------------------------------------------------------------------- the widget
+
+def test_activation_widget_redraws_from_precomputed_maps_quickly():
+    net = SmallNet().eval()
+    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(8))
+    box = V.activation_widget(net, images, ["c1", "c2"])
+    view, seen = box.view, {box.view.value}
+    controls = box.controls
+    for name, value in (("channel", 3), ("image", 2), ("layer", "c2"), ("channel", 4), ("image", 0)):
+        t = time.perf_counter()
+        controls[name].value = value
+        assert time.perf_counter() - t < 0.5
+        assert view.value not in seen, name          # every change draws a new picture
+        seen.add(view.value)
+    assert controls["channel"].max == 4 and "c2: 5 channels of 3 x 3" in box.info.value
+    controls["layer"].value = "c1"
+    assert controls["channel"].max == 3
+    with pytest.raises(ValueError, match="not B x K x h x w maps"):
+        V.activation_widget(net, images, ["fc"])
