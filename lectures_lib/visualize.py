@@ -146,13 +146,16 @@ def _image_at(data, i: int) -> torch.Tensor:
 
 def _activation_batches(model: nn.Module, layers: Sequence[str], data, batch_size: int, progress: bool, desc: str):
     """Yield ``(index of the batch's first image, {layer: activations})`` over ``data`` in eval mode.
-    The first batch counts each layer's calls; later batches stop the forward pass after the last one."""
+    The first batch counts each layer's calls; later batches stop the forward pass after the last one.
+    Batches go in channels-last layout, which runs convolutions about twice as fast on CPUs (the values
+    agree with the usual layout to float rounding)."""
     dev, calls, start = _model_device(model), None, 0
     with _eval(model), torch.no_grad(), tqdm(total=_image_count(data), desc=desc, unit="img",
                                               disable=not progress) as bar:
         for xb, _ in batches(data, batch_size):
             check_images(xb, "data", channels=_in_channels(model))
-            outputs, calls = _hooked_forward(model, layers, xb.to(dev), calls=calls)
+            xb = xb.to(dev).contiguous(memory_format=torch.channels_last)
+            outputs, calls = _hooked_forward(model, layers, xb, calls=calls)
             yield start, outputs
             start += len(xb)
             bar.update(len(xb))
