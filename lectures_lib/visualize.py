@@ -228,12 +228,15 @@ class ReceptiveField:
         return max(top, 0), max(left, 0), min(top + self.size[0], h), min(left + self.size[1], w)
 
     def crop(self, image: torch.Tensor, row: int, col: int, fill: float = 0.5) -> torch.Tensor:
-        """The field of unit ``(row, col)`` cut from ``image`` (``C x H x W``): ``C x size[0] x size[1]``,
-        with ``fill`` where the field reaches beyond the image."""
+        """The field of unit ``(row, col)`` cut from ``image`` (``C x H x W``), on a canvas of the field's size
+        (at most the image's: ``C x min(size[0], H) x min(size[1], W)``) with ``fill`` where the field
+        reaches beyond the image. A field larger than the image gives the image, padded on its cut side."""
         (top, left), (t0, l0, t1, l1) = self._corner(row, col), self.box(row, col)
-        patch = image.new_full((image.shape[0], *self.size), fill)
+        ch, cw = min(self.size[0], image.shape[1]), min(self.size[1], image.shape[2])
+        patch = image.new_full((image.shape[0], ch, cw), fill)
         if t1 > t0 and l1 > l0:
-            patch[:, t0 - top:t1 - top, l0 - left:l1 - left] = image[:, t0:t1, l0:l1]
+            oy, ox = min(max(t0 - top, 0), ch - (t1 - t0)), min(max(l0 - left, 0), cw - (l1 - l0))
+            patch[:, oy:oy + t1 - t0, ox:ox + l1 - l0] = image[:, t0:t1, l0:l1]
         return patch
 
     def _corner(self, row: int, col: int) -> tuple[int, int]:
@@ -392,7 +395,8 @@ class TopPatches:
         return [self.field.box(int(r), int(c)) for r, c in self.position[self._row(unit)]]
 
     def patches(self, unit: int, fill: float = 0.5) -> torch.Tensor:
-        """The ``k`` patches of ``unit``: ``k x C x size x size`` crops of the receptive fields from their images."""
+        """The ``k`` patches of ``unit``: ``k x C x h x w`` crops of the receptive fields from their images
+        (:meth:`ReceptiveField.crop`)."""
         u = self._row(unit)
         return torch.stack([self.field.crop(_image_at(self.data, int(i)), int(r), int(c), fill)
                             for i, (r, c) in zip(self.image_index[u], self.position[u])])

@@ -303,6 +303,11 @@ def test_crop_pads_where_the_field_leaves_the_image():
     assert patch.shape == (1, 5, 5) and rf.box(0, 0) == (0, 0, 3, 3)
     assert torch.equal(patch[0, 2:, 2:], image[0, :3, :3]) and (patch[0, :2] == -1).all()
     assert rf.offset == (0.0, 0.0)
+    big = V.ReceptiveField(size=(9, 9), jump=(2, 2), start=(-4, -4), image_size=(6, 6), map_size=(3, 3))
+    assert torch.equal(big.crop(image, 1, 1, fill=-1), image)          # sees it all: the whole image
+    corner = big.crop(image, 0, 0, fill=-1)                            # rows/cols 0-4 seen, cut on top/left
+    assert corner.shape == (1, 6, 6) and torch.equal(corner[0, 1:, 1:], image[0, :5, :5])
+    assert (corner[0, 0] == -1).all() and (corner[0, :, 0] == -1).all()
 
 
 # --------------------------------------------------------------------------- top patches
