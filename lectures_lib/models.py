@@ -222,3 +222,99 @@ def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
     model.test_accuracy = meta["history"][-1]["test_acc"]
     model.data_source = {"train": train_data.source, "test": test_data.source}
     return model.eval()
+
+
+# --------------------------------------------------------------------------- inspecting architectures
+
+def layer_table(model: nn.Module, x: torch.Tensor) -> list[dict]:
+    """Trace ``model`` on ``x`` layer by layer: one row per leaf module that ran, in call order,
+    ``{"layer", "type", "output_shape", "params"}`` (output shape without the batch dim)."""
+    rows, handles = [], []
+
+    def hook(name):
+        def fn(module, _inp, out):
+            shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
+            rows.append({"layer": name, "type": type(module).__name__, "output_shape": shape,
+                         "params": sum(p.numel() for p in module.parameters(recurse=False))})
+        return fn
+
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            handles.append(module.register_forward_hook(hook(name)))
+    try:
+        with torch.no_grad():
+            was_training = model.training
+            model.eval()
+            model(x)
+            model.train(was_training)
+    finally:
+        for h in handles:
+            h.remove()
+    return rows
+
+
+def count_macs(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> int:
+    """Multiply-accumulates of one forward pass on one image of ``input_shape``, counted from the
+    convolutions and linear layers that actually run (hooks on a real forward pass):
+    a convolution costs ``out_elements * in_channels / groups * kh * kw``, a linear layer ``in * out``.
+    (Additions, activations, pooling and normalisation are not counted, as in the papers' figures.)"""
+    total = 0
+    handles = []
+
+    def conv_hook(module, _inp, out):
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += out.numel() // out.shape[0] * (module.in_channels // module.groups) * kh * kw
+
+    def linear_hook(module, inp, out):
+        nonlocal total
+        total += out.numel() // out.shape[0] * module.in_features
+
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(conv_hook))
+        elif isinstance(module, nn.Linear):
+            handles.append(module.register_forward_hook(linear_hook))
+    try:
+        with torch.no_grad():
+            was_training = model.training
+            model.eval()
+            model(torch.zeros(1, *input_shape))
+            model.train(was_training)
+    finally:
+        for h in handles:
+            h.remove()
+    return int(total)
+
+
+def cpu_latency(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224), repeats: int = 3,
+                batch_size: int = 1) -> float:
+    """Median wall-clock seconds of one forward pass (eval, no grad) after one warm-up."""
+    import statistics
+    import time
+
+    x = torch.rand(batch_size, *input_shape)
+    times = []
+    with torch.no_grad():
+        was_training = model.training
+        model.eval()
+        model(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+        model.train(was_training)
+    return statistics.median(times)
+
+
+# Cited ILSVRC classification results (top-5 error on the test set) and depth in weight layers.
+REVOLUTION_OF_DEPTH = [
+    {"model": "alexnet", "name": "AlexNet", "year": 2012, "depth": 8, "top5_error": 16.4,
+     "cite": "Krizhevsky et al. 2012 (single net; 15.3% with an ensemble)"},
+    {"model": "vgg19", "name": "VGG-19", "year": 2014, "depth": 19, "top5_error": 7.3,
+     "cite": "Simonyan & Zisserman 2015 (ILSVRC 2014 entry, ensemble)"},
+    {"model": "googlenet", "name": "GoogLeNet", "year": 2014, "depth": 22, "top5_error": 6.67,
+     "cite": "Szegedy et al. 2015 (ILSVRC 2014 winner, ensemble)"},
+    {"model": "resnet152", "name": "ResNet-152", "year": 2015, "depth": 152, "top5_error": 3.57,
+     "cite": "He et al. 2016 (ILSVRC 2015 winner, ensemble)"},
+]

@@ -1,0 +1,88 @@
+"""ipywidgets factories. Each returns a widget whose controls tests can set, after which the
+``output`` shows the new figure; ``widget.state`` holds what the last render computed.
+
+Widgets respond within half a second on a CPU: whatever is slower (model predictions over a
+dataset) is precomputed when the widget is built, never inside a callback.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+
+from . import plotting
+from .train import predict
+
+
+class InteractiveFigure(W.VBox):
+    """A column of ``controls`` above an ``Output`` redrawn by ``render(**values) -> (Figure, state)``
+    whenever a control changes. ``state`` keeps the last render's result and ``last_seconds`` its time."""
+
+    def __init__(self, render: Callable[..., tuple], controls: dict[str, W.Widget], header: W.Widget | None = None):
+        self.render, self.controls = render, controls
+        self.output = W.Output()
+        self.state, self.last_seconds, self.renders = None, 0.0, 0
+        for c in controls.values():
+            c.observe(lambda _change: self.update(), names="value")
+        rows = ([header] if header is not None else []) + [W.HBox(list(controls.values())), self.output]
+        super().__init__(rows)
+        self.update()
+
+    def update(self) -> None:
+        start = time.perf_counter()
+        fig, self.state = self.render(**{k: c.value for k, c in self.controls.items()})
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(fig)
+        plt.close(fig)
+        self.last_seconds = time.perf_counter() - start
+        self.renders += 1
+
+
+def prediction_browser(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                       categories: Sequence[str], k: int = 5, batch_size: int = 256,
+                       description: str = "image") -> InteractiveFigure:
+    """Browse ``images`` (``N x C x H x W`` in [0,1]) with a slider: the image, its true class and the
+    model's top-``k`` probabilities. Predictions for all images are computed once, up front."""
+    probs = predict(model, images, batch_size=batch_size)
+
+    def render(index: int):
+        p, y = probs[index], int(labels[index])
+        pred = int(p.argmax())
+        title = f"true: {categories[y]}\npredicted: {categories[pred]} ({p[pred]:.1%})"
+        return plotting.image_with_topk(images[index], p, categories, k=k, true_class=y, title=title), {
+            "index": index, "predicted": pred, "probs": p}
+
+    slider = W.IntSlider(value=0, min=0, max=len(images) - 1, description=description, continuous_update=False)
+    return InteractiveFigure(render, {"index": slider})
+
+
+def upload_classifier(model: torch.nn.Module, categories: Sequence[str], preprocess: Callable,
+                      k: int = 5) -> W.VBox:
+    """A file-upload button: the uploaded image is preprocessed (``preprocess(3 x H x W) -> 3 x h x w``)
+    and shown with the model's top-``k``. Unreadable files get a clear message, not a trace."""
+    from .data import load_image_bytes
+
+    upload = W.FileUpload(accept="image/*", multiple=False, description="upload image")
+    out = W.Output()
+
+    def on_upload(change) -> None:
+        out.clear_output()
+        with out:
+            for item in change["new"]:
+                try:
+                    image = preprocess(load_image_bytes(bytes(item["content"]), item["name"]))
+                except ValueError as err:
+                    print(f"Could not use {item['name']}: {err}")
+                    continue
+                fig = plotting.image_with_topk(image, predict(model, image[None])[0], categories, k=k,
+                                               title=item["name"])
+                display(fig)
+                plt.close(fig)
+
+    upload.observe(on_upload, names="value")
+    return W.VBox([upload, out])
