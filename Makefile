@@ -1,0 +1,38 @@
+# Seeing and Fooling ConvNets: `make lab` opens the course, `make test` runs every test.
+# Both bootstrap a virtual environment in .venv on first use (Python >= 3.10).
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+SHARED ?= ../shared/data
+
+.PHONY: setup data lab test benchmarks clean-cache
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	# torchattacks (a test reference) pins an old requests; install it without its pins.
+	$(PY) -m pip install -q --no-deps "torchattacks>=3.5"
+	touch $@
+
+# Link the offline data folders (ImageNet samples, MNIST test set, ...) when a shared copy is beside the repo.
+data:
+	@if [ -d "$(SHARED)" ]; then \
+	  for d in $(SHARED)/*/; do n=$$(basename $$d); \
+	    [ -e data/$$n ] || ln -s "$$(cd $$d && pwd)" data/$$n; done; \
+	  echo "data: linked $$(ls $(SHARED) | grep -v README | tr '\n' ' ')from $(SHARED)"; \
+	fi
+
+lab: setup data
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: setup data
+	LECTURES_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
+
+benchmarks: setup data
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean-cache:
+	rm -rf data/checkpoints
