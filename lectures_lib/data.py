@@ -134,11 +134,15 @@ def _load_idx_pair(folders: list[Path], prefix: str, kind: str):
     return None
 
 
-@lru_cache(maxsize=1)
-def online(timeout: float = 3.0) -> bool:
+def online() -> bool:
     """Whether downloads can work: False when ``LECTURES_OFFLINE=1`` or the internet is unreachable."""
     if os.environ.get("LECTURES_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
+    return _reachable()
+
+
+@lru_cache(maxsize=1)
+def _reachable(timeout: float = 3.0) -> bool:
     try:
         socket.create_connection(("ossci-datasets.s3.amazonaws.com", 443), timeout=timeout).close()
         return True

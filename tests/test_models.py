@@ -1,0 +1,98 @@
+import urllib.error
+
+import pytest
+import torch
+from torch import nn
+
+from lectures_lib import data, models
+
+
+@pytest.mark.parametrize("variant,act,pool", [("classic", nn.Tanh, nn.AvgPool2d), ("modern", nn.ReLU, nn.MaxPool2d)])
+def test_lenet5_shape_and_parameters(variant, act, pool):
+    net = models.LeNet5(variant)
+    assert models.count_parameters(net) == 61_706
+    assert isinstance(net.act1, act) and isinstance(net.s2, pool)
+    out = net(torch.rand(4, 1, 28, 28))
+    assert out.shape == (4, 10) and net.features(torch.rand(2, 1, 28, 28)).shape == (2, 84)
+    shapes = {r["layer"]: r["output_shape"] for r in models.layer_table(net, torch.rand(1, 1, 28, 28))}
+    assert shapes["c1"] == (6, 28, 28) and shapes["s2"] == (6, 14, 14) and shapes["c3"] == (16, 10, 10)
+    assert shapes["s4"] == (16, 5, 5) and shapes["c5"] == (120, 1, 1) and shapes["output"] == (10,)
+
+
+def test_lenet5_bad_variant():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        models.LeNet5("vintage")
+
+
+def test_normalized_wrapper_normalises_inside():
+    net = nn.Conv2d(3, 2, 1)
+    wrapped = models.Normalized(net, (0.5, 0.4, 0.3), (0.2, 0.2, 0.1), categories=["a", "b"])
+    x = torch.rand(2, 3, 4, 4)
+    mean, std = torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1), torch.tensor([0.2, 0.2, 0.1]).view(1, 3, 1, 1)
+    assert torch.allclose(wrapped(x), net((x - mean) / std))
+    assert wrapped.categories == ["a", "b"]
+
+
+def test_efficientnet_lite0_offline():
+    model = models.imagenet_model()
+    assert not model.training and len(model.categories) == 1000
+    assert torch.equal(model.mean.flatten(), torch.full((3,), 0.5))
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
+
+
+@pytest.mark.parametrize("name", models.TORCHVISION_NAMES)
+def test_untrained_models_build_offline(name):
+    model = models.imagenet_model(name, pretrained=False)
+    assert isinstance(model, models.Normalized) and not model.training
+    assert torch.equal(model.mean.flatten(), torch.tensor(models.IMAGENET_MEAN))
+
+
+def test_pretrained_torchvision_offline_is_a_clear_error(monkeypatch):
+    import torchvision
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torchvision.models, "get_model", no_network)
+    with pytest.raises(RuntimeError, match="weights of 'vgg16'.*not available offline"):
+        models.imagenet_model("vgg16")
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="name must be one of"):
+        models.imagenet_model("lenet9000")
+    with pytest.raises(ValueError, match="name must be one of"):
+        models.build_mnist_model("resnet")
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        models.build_mnist_model("lenet5", dataset="cifar10")
+
+
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "googlenet"])
+def test_count_macs_matches_torchvision_metadata(name):
+    import torchvision
+
+    expected = torchvision.models.get_model_weights(name).DEFAULT.meta["_ops"]  # GMACs per 224x224 image
+    assert models.count_macs(models.imagenet_model(name, pretrained=False)) / 1e9 == pytest.approx(expected, abs=5e-4)
+
+
+def test_count_macs_by_hand_and_latency():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4, 5))
+    assert models.count_macs(net, (1, 6, 6)) == 2 * 4 * 4 * 9 + 32 * 5
+    net.train()
+    assert models.cpu_latency(net, (1, 6, 6), repeats=2) > 0 and net.training
+
+
+def test_revolution_of_depth_table():
+    assert [r["depth"] for r in models.REVOLUTION_OF_DEPTH] == [8, 19, 22, 152]
+    assert all(r["model"] in models.IMAGENET_NAMES for r in models.REVOLUTION_OF_DEPTH)
+
+
+def test_mnist_model_trained_and_cached():
+    model = models.mnist_model("lenet5", progress=False)
+    assert not model.training and isinstance(model, models.LeNet5)
+    test = data.mnist("test")
+    assert model.test_accuracy >= 0.97  # offline 5k training digits or full set: both reach it
+    assert model.data_source["test"] == test.source
+    again = models.mnist_model("lenet5", progress=False)  # from the cache: same weights
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

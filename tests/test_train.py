@@ -1,0 +1,77 @@
+import pytest
+import torch
+from torch import nn
+
+from lectures_lib import data, train
+
+
+def toy_data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 4, 4, generator=g)
+    y = (x[:, 0, 0, 0] > 0.5).long()
+    return x, y
+
+
+def toy_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+
+
+def test_batches_same_for_tensors_and_datasets():
+    x, y = toy_data(10)
+    ds = data.ImageTensorDataset((x * 255).round().to(torch.uint8), y, ["a", "b"], "toy")
+    xq = (x * 255).round() / 255
+    for source in [(xq, y), ds, torch.utils.data.Subset(ds, range(10))]:
+        got = list(train.batches(source, 4))
+        assert [len(b[1]) for b in got] == [4, 4, 2]
+        assert torch.allclose(torch.cat([b[0] for b in got]), xq) and torch.equal(torch.cat([b[1] for b in got]), y)
+    only_x = list(train.batches(x, 3))
+    assert len(only_x) == 4 and only_x[0][1] is None
+    with pytest.raises(TypeError, match="data must be"):
+        list(train.batches("images", 3))
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        list(train.batches(x, 0))
+
+
+def test_predict_and_logits_restore_mode():
+    model = toy_model().train()
+    x, _ = toy_data(7)
+    p = train.predict(model, x, batch_size=3)
+    assert p.shape == (7, 2) and torch.allclose(p.sum(1), torch.ones(7)) and model.training
+    assert torch.allclose(train.logits(model, x), model(x).detach(), atol=1e-6)
+
+
+def test_evaluate_topk_by_hand():
+    class Fixed(nn.Module):
+        def forward(self, x):
+            return torch.tensor([[3.0, 2.0, 1.0], [1.0, 3.0, 2.0], [1.0, 2.0, 3.0]])[: len(x)]
+
+    x, y = torch.zeros(3, 1, 2, 2), torch.tensor([0, 2, 0])
+    res = train.evaluate(Fixed(), (x, y), topk=(1, 2))
+    assert res["top1"] == pytest.approx(1 / 3) and res["top2"] == pytest.approx(2 / 3) and res["n"] == 3
+
+
+def test_fit_learns_and_is_deterministic():
+    x, y = toy_data(256)
+    h1 = train.fit(m1 := toy_model(), (x, y), (x, y), epochs=10, lr=0.1, batch_size=32, progress=False)
+    h2 = train.fit(m2 := toy_model(), (x, y), (x, y), epochs=10, lr=0.1, batch_size=32, progress=False)
+    assert [r["epoch"] for r in h1] == list(range(1, 11)) and h1[-1]["test_acc"] > 0.8  # chance: 0.58
+    assert h1[-1]["train_loss"] < h1[0]["train_loss"]
+    assert torch.equal(m1[1].weight, m2[1].weight) and not m1.training
+
+
+def test_fit_bad_arguments():
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        train.fit(toy_model(), toy_data(), epochs=0)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        train.fit(toy_model(), toy_data(), optimizer="rmsprop")
+
+
+def test_random_shift_moves_each_image_within_bounds():
+    x = torch.zeros(50, 1, 9, 9)
+    x[:, :, 4, 4] = 1
+    out = train.random_shift(x, 2, generator=torch.Generator().manual_seed(0))
+    pos = out.flatten(1).argmax(1)
+    rows, cols = pos // 9, pos % 9
+    assert out.shape == x.shape and torch.all(out.sum(dim=(1, 2, 3)) == 1)
+    assert rows.min() >= 2 and rows.max() <= 6 and cols.min() >= 2 and cols.max() <= 6 and len(set(pos.tolist())) > 5
