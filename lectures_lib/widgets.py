@@ -6,16 +6,28 @@ dataset) is precomputed when the widget is built, never inside a callback.
 """
 from __future__ import annotations
 
+import io
 import time
 from typing import Callable, Sequence
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
+from IPython.display import Image
 
 from . import plotting
 from .train import predict
+
+
+def show_figure(output: W.Output, fig, clear: bool = True) -> None:
+    """Put ``fig`` into ``output`` as a PNG (replacing what was there when ``clear``) and close it.
+    Writing ``outputs`` directly works in a kernel and in tests alike."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    if clear:
+        output.outputs = ()
+    output.append_display_data(Image(data=buf.getvalue(), format="png"))
 
 
 class InteractiveFigure(W.VBox):
@@ -35,10 +47,7 @@ class InteractiveFigure(W.VBox):
     def update(self) -> None:
         start = time.perf_counter()
         fig, self.state = self.render(**{k: c.value for k, c in self.controls.items()})
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
-        plt.close(fig)
+        show_figure(self.output, fig)
         self.last_seconds = time.perf_counter() - start
         self.renders += 1
 
@@ -71,18 +80,16 @@ def upload_classifier(model: torch.nn.Module, categories: Sequence[str], preproc
     out = W.Output()
 
     def on_upload(change) -> None:
-        out.clear_output()
-        with out:
-            for item in change["new"]:
-                try:
-                    image = preprocess(load_image_bytes(bytes(item["content"]), item["name"]))
-                except ValueError as err:
-                    print(f"Could not use {item['name']}: {err}")
-                    continue
-                fig = plotting.image_with_topk(image, predict(model, image[None])[0], categories, k=k,
-                                               title=item["name"])
-                display(fig)
-                plt.close(fig)
+        out.outputs = ()
+        for item in change["new"]:
+            try:
+                image = preprocess(load_image_bytes(bytes(item["content"]), item["name"]))
+            except ValueError as err:
+                out.append_stdout(f"Could not use {item['name']}: {err}\n")
+                continue
+            fig = plotting.image_with_topk(image, predict(model, image[None])[0], categories, k=k,
+                                           title=item["name"])
+            show_figure(out, fig, clear=False)
 
     upload.observe(on_upload, names="value")
     return W.VBox([upload, out])
