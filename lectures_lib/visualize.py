@@ -770,13 +770,16 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target, layer: str | None
     return _project(model, x, layer, target, "guided", position, name="target")
 
 
-def projection_image(grad: torch.Tensor) -> torch.Tensor:
-    """A projection (``B x C x H x W`` or ``C x H x W``) as images in [0, 1]: 0.5 + 0.5 * g / max|g| per image
-    (grey = 0)."""
+def projection_image(grad: torch.Tensor, percentile: float = 99.5) -> torch.Tensor:
+    """A projection (``B x C x H x W`` or ``C x H x W``) as images in [0, 1], grey = 0:
+    ``0.5 + 0.5 * g / s`` clipped, per image, with ``s`` the ``percentile`` of the non-zero ``|g|`` (100: the
+    maximum; a little lower keeps a few extreme pixels from turning the rest grey)."""
+    check_range(percentile, "percentile", 0, 100, low_inclusive=False)
     g = grad.detach().float()
     flat = g.reshape(g.shape[0] if g.dim() == 4 else 1, -1)
-    scale = flat.abs().amax(dim=1).clamp_min(1e-12)
-    return (0.5 + 0.5 * flat / scale[:, None]).reshape(g.shape)
+    scale = torch.stack([torch.quantile(a[a > 0], percentile / 100) if (a > 0).any() else a.new_ones(())
+                         for a in flat.abs()])
+    return (0.5 + 0.5 * flat / scale[:, None]).clamp(0, 1).reshape(g.shape)
 
 
 def project_top_patches(model: nn.Module, top: TopPatches, unit: int, method: str = "deconvnet",
