@@ -15,7 +15,8 @@ from lectures_lib import models
 from lectures_lib import visualize as V
 
 captum_attr = pytest.importorskip("captum.attr")
-pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks")
+pytestmark = [pytest.mark.filterwarnings("ignore:Setting backward hooks"),
+              pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")]
 
 
 class SmallNet(nn.Module):
