@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .train import eval_mode
 from .validation import check_choice
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -249,11 +250,8 @@ def layer_table(model: nn.Module, x: torch.Tensor) -> list[dict]:
         if not list(module.children()):
             handles.append(module.register_forward_hook(hook(name)))
     try:
-        with torch.no_grad():
-            was_training = model.training
-            model.eval()
+        with torch.no_grad(), eval_mode(model):
             model(x)
-            model.train(was_training)
     finally:
         for h in handles:
             h.remove()
@@ -283,11 +281,8 @@ def count_macs(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> 
         elif isinstance(module, nn.Linear):
             handles.append(module.register_forward_hook(linear_hook))
     try:
-        with torch.no_grad():
-            was_training = model.training
-            model.eval()
+        with torch.no_grad(), eval_mode(model):
             model(torch.zeros(1, *input_shape))
-            model.train(was_training)
     finally:
         for h in handles:
             h.remove()
@@ -302,15 +297,12 @@ def cpu_latency(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224), re
 
     x = torch.rand(batch_size, *input_shape)
     times = []
-    with torch.no_grad():
-        was_training = model.training
-        model.eval()
+    with torch.no_grad(), eval_mode(model):
         model(x)
         for _ in range(repeats):
             start = time.perf_counter()
             model(x)
             times.append(time.perf_counter() - start)
-        model.train(was_training)
     return statistics.median(times)
 
 

@@ -48,13 +48,15 @@ def batches(data, batch_size: int = 256, shuffle: bool = False,
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module):
-    """Put ``model`` in eval mode for the block and restore its previous mode afterwards."""
-    was_training = model.training
+    """Put ``model`` in eval mode for the block; afterwards every submodule gets its own
+    train/eval flag back (a frozen BatchNorm inside a training model stays frozen)."""
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         yield model
     finally:
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
 
 
 def _model_device(model: nn.Module) -> torch.device:

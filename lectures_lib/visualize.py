@@ -33,7 +33,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 from tqdm.auto import tqdm
 
-from .train import _model_device, batches
+from .train import _model_device, batches, eval_mode
 from .validation import check_choice, check_images, check_range, get_module
 
 # --------------------------------------------------------------------------- running a model with hooks
@@ -41,18 +41,6 @@ from .validation import check_choice, check_images, check_range, get_module
 
 class _Stop(Exception):
     """Raised by a hook to end a forward pass once every wanted layer has run."""
-
-
-@contextlib.contextmanager
-def _eval(model: nn.Module):
-    """Eval mode inside the block; afterwards every module gets its own train/eval flag back."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def _run(model: nn.Module, x: torch.Tensor):
@@ -126,7 +114,7 @@ def capture_activations(model: nn.Module, layers: str | Sequence[str], x: torch.
     """
     check_images(x, "x", channels=_in_channels(model))
     names = _layer_names(layers)
-    with _eval(model), torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         outputs, _ = _hooked_forward(model, names, x.to(_model_device(model)))
     return outputs
 
@@ -150,7 +138,7 @@ def _activation_batches(model: nn.Module, layers: Sequence[str], data, batch_siz
     Batches go in channels-last layout, which runs convolutions about twice as fast on CPUs (the values
     agree with the usual layout to float rounding)."""
     dev, calls, start = _model_device(model), None, 0
-    with _eval(model), torch.no_grad(), tqdm(total=_image_count(data), desc=desc, unit="img",
+    with eval_mode(model), torch.no_grad(), tqdm(total=_image_count(data), desc=desc, unit="img",
                                               disable=not progress) as bar:
         for xb, _ in batches(data, batch_size):
             check_images(xb, "data", channels=_in_channels(model))
@@ -351,7 +339,7 @@ def receptive_field(model: nn.Module, layer: str, image_shape: Sequence[int] | N
 
     handle = module.register_forward_hook(hook)
     try:
-        with _eval(model), torch.no_grad(), tracer:
+        with eval_mode(model), torch.no_grad(), tracer:
             tracer.fields[x] = ((0, 1, 1), (0, 1, 1))
             _run(model, x)
     finally:
@@ -736,7 +724,7 @@ def _project(model: nn.Module, x: torch.Tensor, layer: str | None, unit, rule: s
     if layer is not None:
         get_module(model, layer)
     x = x.detach().to(_model_device(model)).requires_grad_(True)
-    with _eval(model), torch.enable_grad(), relu_rule(rule):
+    with eval_mode(model), torch.enable_grad(), relu_rule(rule):
         acts = _run(model, x) if layer is None else _hooked_forward(model, [layer], x, keep_graph=True)[0][layer]
         if layer is None and acts.dim() != 2:
             raise ValueError(f"the model must return B x K logits, got shape {tuple(acts.shape)}")

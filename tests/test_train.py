@@ -75,3 +75,17 @@ def test_random_shift_moves_each_image_within_bounds():
     rows, cols = pos // 9, pos % 9
     assert out.shape == x.shape and torch.all(out.sum(dim=(1, 2, 3)) == 1)
     assert rows.min() >= 2 and rows.max() <= 6 and cols.min() >= 2 and cols.max() <= 6 and len(set(pos.tolist())) > 5
+
+
+def test_eval_mode_restores_each_submodule():
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Dropout()).train()
+    model[1].eval()  # a frozen BatchNorm inside a training model
+    with train.eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert model.training and model[0].training and not model[1].training and model[2].training
+    try:
+        with train.eval_mode(model):
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert model.training and not model[1].training
