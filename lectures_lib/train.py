@@ -78,6 +78,13 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.T
     return logits(model, x, batch_size).softmax(dim=1)
 
 
+def topk_accuracy(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int] = (1,)) -> dict[str, float]:
+    """Top-k accuracy from scores (logits or probabilities, ``N x K``) and labels ``y`` (``N``):
+    the fraction of rows whose true class is among the ``k`` highest scores, e.g. ``{"top1": 0.9}``."""
+    hits = scores.topk(max(topk), dim=1).indices == y[:, None]
+    return {f"top{k}": hits[:, :k].any(dim=1).float().mean().item() for k in topk}
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data, topk: Sequence[int] = (1,), batch_size: int = 256,
              progress: bool = False) -> dict[str, float]:

@@ -54,10 +54,11 @@ class InteractiveFigure(W.VBox):
 
 def prediction_browser(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                        categories: Sequence[str], k: int = 5, batch_size: int = 256,
-                       description: str = "image") -> InteractiveFigure:
+                       description: str = "image", probs: torch.Tensor | None = None) -> InteractiveFigure:
     """Browse ``images`` (``N x C x H x W`` in [0,1]) with a slider: the image, its true class and the
-    model's top-``k`` probabilities. Predictions for all images are computed once, up front."""
-    probs = predict(model, images, batch_size=batch_size)
+    model's top-``k`` probabilities. Predictions for all images are computed once, up front (or passed
+    as ``probs``, ``N x K``, when the notebook already has them)."""
+    probs = predict(model, images, batch_size=batch_size) if probs is None else probs
 
     def render(index: int):
         p, y = probs[index], int(labels[index])

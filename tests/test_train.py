@@ -89,3 +89,10 @@ def test_eval_mode_restores_each_submodule():
     except KeyError:
         pass
     assert model.training and not model[1].training
+
+
+def test_topk_accuracy_agrees_with_evaluate():
+    x, y = toy_data(40)
+    model = toy_model()
+    res = train.evaluate(model, (x, y), topk=(1, 2))
+    assert train.topk_accuracy(train.predict(model, x), y, (1, 2)) == {"top1": pytest.approx(res["top1"]), "top2": 1.0}
