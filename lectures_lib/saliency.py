@@ -171,13 +171,14 @@ def occlusion(model: nn.Module, x: torch.Tensor, target=None, window: int = 32, 
         raise ValueError(f"stride must be <= window so that every pixel is covered, got stride={stride} > window={window}")
     check_range(baseline, "baseline", low=0.0, high=1.0)
     check_range(batch_size, "batch_size", low=1, integer=True)
-    target = _targets(model, x, target, batch_size)
+    target = None if target is None else check_labels(target, b, None, name="target")
     rows, cols = window_starts(h, window, stride), window_starts(w, window, stride)
     # one job per (image, row, column): batches mix images, so the batch size never changes the result
     jobs = torch.cartesian_prod(torch.arange(b), torch.tensor(rows), torch.tensor(cols))
     dev, probs = _model_device(model), []
     with eval_mode(model), torch.no_grad(), _progress(len(jobs), "occlusion", progress) as bar:
         clean = torch.cat([model(xb.to(dev)).softmax(dim=1) for xb, _ in batches(x, batch_size)])
+        target = clean.argmax(dim=1).cpu() if target is None else target
         _check_classes(target, clean.shape[1])
         clean = clean.gather(1, target.to(dev)[:, None])[:, 0].cpu()
         for job, _ in batches(jobs, batch_size):
@@ -260,7 +261,7 @@ def rise(model: nn.Module, x: torch.Tensor, n_masks: int = 4000, cells: int = 7,
                     sal = torch.zeros(b, 1 if target is not None else p.shape[1], h * w, device=dev)
                 if target is not None:
                     p = p[:, int(target[i]):int(target[i]) + 1]
-                sal[i] += p.T @ flat
+                sal[i].addmm_(p.T, flat)                                               # += p^T masks
             bar.update(len(idx))
     sal = (sal / (n_masks * p_keep)).view(b, -1, h, w).cpu()
     return sal[:, 0] if target is not None else sal

@@ -207,6 +207,8 @@ def test_default_target_is_the_predicted_class_and_model_mode_is_restored(images
     predicted = model.eval()(images).argmax(1)
     model.train()
     torch.testing.assert_close(S.gradient_saliency(model, images), S.gradient_saliency(model, images, predicted))
+    torch.testing.assert_close(S.occlusion(model, images, window=6, stride=6, progress=False).saliency,
+                               S.occlusion(model, images, predicted, window=6, stride=6, progress=False).saliency)
     assert model.training
 
 
