@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .train import _model_device, batches, eval_mode, logits as _logits
+from .train import model_device, batches, eval_mode, logits as _logits
 from .validation import check_choice, check_images, check_labels, check_range, get_module
 
 # --------------------------------------------------------------------------- shared plumbing
@@ -73,7 +73,7 @@ def gradient_saliency(model: nn.Module, x: torch.Tensor, target=None, batch_size
     check_images(x, "x")
     check_range(batch_size, "batch_size", low=1, integer=True)
     target = _targets(model, x, target, batch_size)
-    dev, maps = _model_device(model), []
+    dev, maps = model_device(model), []
     with eval_mode(model), torch.enable_grad():
         for xb, tb in batches((x, target), batch_size):
             xb = xb.to(dev).requires_grad_(True)
@@ -99,7 +99,7 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: str, target=None, upsampl
     module = get_module(model, layer)
     check_range(batch_size, "batch_size", low=1, integer=True)
     target = _targets(model, x, target, batch_size)
-    dev, maps, acts = _model_device(model), [], []
+    dev, maps, acts = model_device(model), [], []
 
     def keep(_module, _inputs, output):
         if not isinstance(output, torch.Tensor) or output.dim() != 4:
@@ -175,7 +175,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target=None, window: int = 32, 
     rows, cols = window_starts(h, window, stride), window_starts(w, window, stride)
     # one job per (image, row, column): batches mix images, so the batch size never changes the result
     jobs = torch.cartesian_prod(torch.arange(b), torch.tensor(rows), torch.tensor(cols))
-    dev, probs = _model_device(model), []
+    dev, probs = model_device(model), []
     with eval_mode(model), torch.no_grad(), _progress(len(jobs), "occlusion", progress) as bar:
         clean = torch.cat([model(xb.to(dev)).softmax(dim=1) for xb, _ in batches(x, batch_size)])
         target = clean.argmax(dim=1).cpu() if target is None else target
@@ -248,7 +248,7 @@ def rise(model: nn.Module, x: torch.Tensor, n_masks: int = 4000, cells: int = 7,
     check_range(batch_size, "batch_size", low=1, integer=True)
     grids, shifts = rise_grids(n_masks, cells, p_keep, seed, (h, w))
     target = None if target is None else check_labels(target, b, None, name="target")
-    dev, sal = _model_device(model), None
+    dev, sal = model_device(model), None
     with eval_mode(model), torch.no_grad(), _progress(n_masks, "RISE", progress) as bar:
         for idx, _ in batches(torch.arange(n_masks), batch_size):
             masks = upsample_grids(grids[idx], shifts[idx], (h, w)).to(dev)      # n x H x W
@@ -298,7 +298,7 @@ def causal_curve(model: nn.Module, x: torch.Tensor, saliency: torch.Tensor, targ
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w).expand(b, -1)).view(b, 1, h, w)
     start, finish = (x, torch.zeros_like(x)) if mode == "deletion" else (blur(x), x)
     jobs = torch.cartesian_prod(torch.arange(b), torch.arange(n_steps + 1))  # (image, step)
-    dev, probs = _model_device(model), []
+    dev, probs = model_device(model), []
     with eval_mode(model), torch.no_grad(), _progress(len(jobs), mode, progress) as bar:
         for job, _ in batches(jobs, batch_size):
             i, k = job[:, 0], job[:, 1]

@@ -59,7 +59,8 @@ def eval_mode(model: nn.Module):
             m.training = mode
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (CPU for a model without parameters)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
 
@@ -67,7 +68,7 @@ def _model_device(model: nn.Module) -> torch.device:
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Logits (``B x K``) of ``model`` on images ``x`` (``B x C x H x W`` in [0,1]), in eval mode, batched, on CPU."""
-    dev = _model_device(model)
+    dev = model_device(model)
     with eval_mode(model):
         outs = [model(xb.to(dev)).float().cpu() for xb, _ in batches(x, batch_size)]
     return torch.cat(outs) if outs else torch.empty(0)
@@ -91,7 +92,7 @@ def evaluate(model: nn.Module, data, topk: Sequence[int] = (1,), batch_size: int
     """Top-k accuracy of ``model`` on ``data`` (Dataset or ``(x, y)``): e.g. ``{"top1": 0.99, "top5": 1.0}``.
 
     Also returns ``"loss"`` (mean cross-entropy) and ``"n"`` (number of items)."""
-    dev = _model_device(model)
+    dev = model_device(model)
     kmax = max(topk)
     correct = {k: 0 for k in topk}
     n, loss = 0, 0.0

@@ -33,7 +33,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 from tqdm.auto import tqdm
 
-from .train import _model_device, batches, eval_mode
+from .train import model_device, batches, eval_mode
 from .validation import check_choice, check_images, check_range, get_module
 
 # --------------------------------------------------------------------------- running a model with hooks
@@ -115,7 +115,7 @@ def capture_activations(model: nn.Module, layers: str | Sequence[str], x: torch.
     check_images(x, "x", channels=_in_channels(model))
     names = _layer_names(layers)
     with eval_mode(model), torch.no_grad():
-        outputs, _ = _hooked_forward(model, names, x.to(_model_device(model)))
+        outputs, _ = _hooked_forward(model, names, x.to(model_device(model)))
     return outputs
 
 
@@ -137,7 +137,7 @@ def _activation_batches(model: nn.Module, layers: Sequence[str], data, batch_siz
     The first batch counts each layer's calls; later batches stop the forward pass after the last one.
     Batches go in channels-last layout, which runs convolutions about twice as fast on CPUs (the values
     agree with the usual layout to float rounding)."""
-    dev, calls, start = _model_device(model), None, 0
+    dev, calls, start = model_device(model), None, 0
     with eval_mode(model), torch.no_grad(), tqdm(total=_image_count(data), desc=desc, unit="img",
                                               disable=not progress) as bar:
         for xb, _ in batches(data, batch_size):
@@ -331,7 +331,7 @@ def receptive_field(model: nn.Module, layer: str, image_shape: Sequence[int] | N
     shape = tuple(image_shape) if image_shape is not None else _default_image_shape(model)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"image_shape must be (C, H, W), got {shape}")
-    x = torch.full((1, *shape), 0.5, device=_model_device(model))
+    x = torch.full((1, *shape), 0.5, device=model_device(model))
     tracer, seen = _FieldTracer(), {}
 
     def hook(m, inputs, output):
@@ -723,7 +723,7 @@ def _project(model: nn.Module, x: torch.Tensor, layer: str | None, unit, rule: s
     check_images(x, "x", channels=_in_channels(model))
     if layer is not None:
         get_module(model, layer)
-    x = x.detach().to(_model_device(model)).requires_grad_(True)
+    x = x.detach().to(model_device(model)).requires_grad_(True)
     with eval_mode(model), torch.enable_grad(), relu_rule(rule):
         acts = _run(model, x) if layer is None else _hooked_forward(model, [layer], x, keep_graph=True)[0][layer]
         if layer is None and acts.dim() != 2:
