@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .train import batches, eval_mode, evaluate
+from .train import batches, eval_mode, evaluate, logits
 from .validation import check_choice, check_images, check_labels, check_range
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]
@@ -44,8 +44,8 @@ def _check_model(model) -> None:
 
 
 def _num_classes(model: nn.Module, x: torch.Tensor) -> int:
-    """K, the number of logits ``model`` gives for one image of ``x`` (one cheap forward pass)."""
-    with torch.no_grad():
+    """K, the number of logits ``model`` gives for one image of ``x`` (one cheap forward pass, in eval mode)."""
+    with eval_mode(model), torch.no_grad():
         out = model(x[:1])
     if out.dim() != 2:
         raise ValueError(f"model must return B x K logits, got shape {tuple(out.shape)} for one image")
@@ -100,7 +100,21 @@ def linear_adversarial(weight: torch.Tensor, x: torch.Tensor, eps: float) -> tor
 
 # --------------------------------------------------------------------------- gradient-sign attacks
 
-def fgsm(model: nn.Module, x: torch.Tensor, y, eps: float, targeted: bool = False) -> torch.Tensor:
+def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``grad_x L(x, y)``, the gradient of the summed cross-entropy with respect to the images, ``B x C x H x W``:
+    one forward and one backward pass per chunk of ``batch_size`` images (input gradients only; chunks keep the
+    activations in cache, and images do not interact in eval mode, so the result does not depend on them).
+    Call it with the model in eval mode; it works inside ``torch.no_grad()``."""
+    grads = []
+    with torch.enable_grad():
+        for xb, yb in zip(x.detach().split(batch_size), y.split(batch_size)):
+            xb = xb.clone().requires_grad_(True)
+            grads.append(torch.autograd.grad(F.cross_entropy(model(xb), yb, reduction="sum"), xb)[0])
+    return torch.cat(grads)
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, y, eps: float, targeted: bool = False,
+         batch_size: int = 256) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow et al. 2015):
     ``x' = clamp(x + eps * sign(grad_x L(x, y)), 0, 1)`` with L the cross-entropy;
     ``targeted=True`` steps *down* the loss of the target class ``y`` instead: ``x - eps * sign(...)``.
@@ -110,16 +124,15 @@ def fgsm(model: nn.Module, x: torch.Tensor, y, eps: float, targeted: bool = Fals
     """
     y = _check_attack_args(model, x, y)
     eps = _check_eps(eps)
+    check_range(batch_size, "batch_size", 1, integer=True)
     with eval_mode(model):
-        x0 = x.detach().clone().requires_grad_(True)
-        loss = F.cross_entropy(model(x0), y, reduction="sum")
-        grad, = torch.autograd.grad(loss, x0)
+        grad = loss_gradient(model, x, y, batch_size)
     step = -eps if targeted else eps
     return (x.detach() + step * grad.sign()).clamp(0.0, 1.0)
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y, eps: float, alpha: float, steps: int,
-        random_start: bool = True, targeted: bool = False) -> torch.Tensor:
+        random_start: bool = True, targeted: bool = False, batch_size: int = 256) -> torch.Tensor:
     """Projected gradient descent in the L-infinity ball (Madry et al. 2018); with ``random_start=False``
     it is Kurakin et al.'s basic iterative method. Each of ``steps`` steps:
 
@@ -127,7 +140,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y, eps: float, alpha: float, steps: i
         x' <- clamp(x' , max(x - eps, 0), min(x + eps, 1)) (project on the eps-ball and the [0, 1] box)
 
     from ``x' = x`` or, with ``random_start``, from ``clamp(x + U(-eps, eps), 0, 1)`` (torch's global RNG).
-    One forward and one backward pass per step, input gradients only.
+    One forward and one backward pass per step (:func:`loss_gradient`), input gradients only.
 
     ``x``: ``B x C x H x W`` in [0, 1]; ``y``: B labels; ``eps`` in [0, 1]; ``alpha > 0``; ``steps >= 1``.
     Returns a new ``B x C x H x W`` tensor in [0, 1] with ``|x' - x|_inf <= eps``.
@@ -136,6 +149,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y, eps: float, alpha: float, steps: i
     eps = _check_eps(eps)
     alpha = float(check_range(alpha, "alpha", 0.0, 1.0, low_inclusive=False))
     steps = check_range(steps, "steps", 1, integer=True)
+    check_range(batch_size, "batch_size", 1, integer=True)
     x = x.detach()
     lo, hi = (x - eps).clamp_(min=0.0), (x + eps).clamp_(max=1.0)
     x_adv = x.clone()
@@ -144,10 +158,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y, eps: float, alpha: float, steps: i
     step = -alpha if targeted else alpha
     with eval_mode(model):
         for _ in range(steps):
-            x_adv.requires_grad_(True)
-            loss = F.cross_entropy(model(x_adv), y, reduction="sum")
-            grad, = torch.autograd.grad(loss, x_adv)
-            x_adv = x_adv.detach().add_(grad.sign_(), alpha=step)
+            x_adv += step * loss_gradient(model, x_adv, y, batch_size).sign_()
             x_adv = torch.minimum(torch.maximum(x_adv, lo, out=x_adv), hi, out=x_adv)
     return x_adv
 
@@ -166,8 +177,7 @@ def least_likely(model: nn.Module, x: torch.Tensor, eps: float, alpha: float | N
     check_images(x, "x")
     eps = _check_eps(eps)
     default_alpha, default_steps = kurakin_schedule(eps)
-    with eval_mode(model), torch.no_grad():
-        target = model(x).argmin(dim=1)
+    target = logits(model, x).argmin(dim=1).to(x.device)
     return pgd(model, x, target, eps, default_alpha if alpha is None else alpha,
                default_steps if steps is None else steps, random_start=False, targeted=True)
 
@@ -199,10 +209,8 @@ def deepfool(model: nn.Module, x: torch.Tensor, overshoot: float = 0.02, max_ite
     check_range(max_iter, "max_iter", 1, integer=True)
     check_range(candidates, "candidates", 2, integer=True)
     x = x.detach()
-    with eval_mode(model):
-        with torch.no_grad():
-            logits = model(x)
-        classes = logits.argsort(dim=1, descending=True)[:, :candidates]  # B x c, column 0 = prediction
+    with eval_mode(model), torch.enable_grad():
+        classes = logits(model, x).to(x.device).argsort(dim=1, descending=True)[:, :candidates]  # column 0: prediction
         r_tot = torch.zeros_like(x)
         x_adv = x.clone()
         for _ in range(max_iter):
@@ -262,7 +270,7 @@ def lbfgs_attack(model: nn.Module, x: torch.Tensor, target, c_init: float = 1.0,
     best, best_norm = x.clone(), torch.full((b,), math.inf, dtype=torch.float64)
     x64 = x.double().cpu().numpy().ravel()
 
-    with eval_mode(model):
+    with eval_mode(model), torch.enable_grad():
         for _ in range(search_steps):
             weights = c.to(x.device, x.dtype).view(-1, 1, 1, 1)
 
@@ -316,7 +324,7 @@ def fooling_image(model: nn.Module, target, steps: int = 200, shape: Sequence[in
     target = _check_attack_args(model, x, target.to(device), "target")
     x.requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
-    with eval_mode(model):
+    with eval_mode(model), torch.enable_grad():
         for _ in range(steps):
             log_p = F.log_softmax(model(x), dim=1).gather(1, target[:, None]).squeeze(1)
             done = log_p.detach().exp() >= confidence  # these images stop here
@@ -359,6 +367,7 @@ def accuracy_under_attack(model: nn.Module, data, attack: str | Attack, eps_valu
     figure 2). ``data``: a Dataset of (image, label) or an ``(X, y)`` pair, batched by ``train.batches``;
     ``attack``: a name in :data:`ATTACKS` or a function ``(model, x, y, eps) -> x_adv``.
 
+    ``eps = 0`` scores the clean images (no attack is run).
     Returns ``{"eps": [...], "top1": [...], "top5": [...]}`` (one key per k in ``topk``), accuracies in [0, 1].
     """
     _check_model(model)
@@ -383,7 +392,8 @@ def accuracy_under_attack(model: nn.Module, data, attack: str | Attack, eps_valu
                 raise ValueError(f"topk must be <= the number of classes {_num_classes(model, x)}, got {max(topk)}")
             total += len(y)
             for i, eps in enumerate(eps_values):
-                result = evaluate(model, (attack_fn(model, x, y, eps), y), topk=topk, batch_size=len(y))
+                x_adv = x if eps == 0 else attack_fn(model, x, y, eps)  # eps 0: the clean images
+                result = evaluate(model, (x_adv, y), topk=topk, batch_size=len(y))
                 for k in topk:
                     correct[k][i] += round(result[f"top{k}"] * result["n"])
                 bar.update(len(y))
@@ -503,3 +513,30 @@ def attack_widget(model: nn.Module, images: torch.Tensor, labels=None, categorie
     widget = InteractiveFigure(render, controls)
     widget.results = results
     return widget
+
+
+def accuracy_figure(curves: dict[str, dict], title: str | None = None, eps_unit: str = "255"):
+    """Kurakin et al.'s figure 2: top-k accuracy against epsilon, one line per attack, one panel per k.
+    ``curves``: ``{attack name: accuracy_under_attack(...) result}``; ``eps_unit``: ``"255"`` plots
+    epsilons as 0-255 values, ``"1"`` as given. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    check_choice(eps_unit, "eps_unit", ("255", "1"))
+    if not curves:
+        raise ValueError("curves must hold at least one attack's curve")
+    keys = [k for k in next(iter(curves.values())) if k.startswith("top")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.4), squeeze=False)
+    scale = 255.0 if eps_unit == "255" else 1.0
+    for ax, key in zip(axes[0], keys):
+        for name, curve in curves.items():
+            ax.plot([e * scale for e in curve["eps"]], curve[key], marker="o", label=name)
+        ax.set(xlabel="epsilon" + (" (of 255)" if eps_unit == "255" else ""), ylabel=f"{key} accuracy",
+               ylim=(-0.02, 1.02), title=key)
+        if eps_unit == "255" and all(e > 0 for c in curves.values() for e in c["eps"]):
+            ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -105,6 +105,26 @@ def test_attacks_run_in_eval_mode_and_restore_the_mode(attack):
     torch.testing.assert_close(out, run(model))  # dropout was off: same as in eval mode
 
 
+def test_chunking_does_not_change_the_result():
+    model, x, y = tiny_cnn(), images(7), labels(7)
+    torch.testing.assert_close(A.fgsm(model, x, y, 0.1, batch_size=3), A.fgsm(model, x, y, 0.1))
+    torch.testing.assert_close(A.pgd(model, x, y, 0.1, 0.02, 5, random_start=False, batch_size=2),
+                               A.pgd(model, x, y, 0.1, 0.02, 5, random_start=False))
+
+
+def test_attacks_work_inside_no_grad():
+    model, x, y = tiny_cnn(), images(2), labels(2)
+    expected = [A.fgsm(model, x, y, 0.1), A.pgd(model, x, y, 0.1, 0.02, 3, random_start=False),
+                A.deepfool(model, x), A.lbfgs_attack(model, x, y, search_steps=1, max_iter=5)]
+    with torch.no_grad():
+        got = [A.fgsm(model, x, y, 0.1), A.pgd(model, x, y, 0.1, 0.02, 3, random_start=False),
+               A.deepfool(model, x), A.lbfgs_attack(model, x, y, search_steps=1, max_iter=5)]
+        fool = A.fooling_image(model.float(), 0, steps=2, shape=(1, 8, 8))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+    assert fool.shape == (1, 1, 8, 8)
+
+
 # --------------------------------------------------------------------------- properties of every attack
 
 BOUNDED = {
@@ -342,6 +362,8 @@ def test_smallest_eps_finds_the_first_epsilon_that_fools():
     (lambda m, x, y: A.pgd(m, x, y, 0.1, 0.01, 0), "steps"),
     (lambda m, x, y: A.pgd(m, x, y, 0.1, 0.0, 5), "alpha"),
     (lambda m, x, y: A.pgd(m, x, y, 0.1, 0.01, 2.5), "steps"),
+    (lambda m, x, y: A.pgd(m, x, y, 0.1, 0.01, 2, batch_size=0), "batch_size"),
+    (lambda m, x, y: A.fgsm(m, x, y, 0.1, batch_size=0), "batch_size"),
     (lambda m, x, y: A.least_likely(m, x, 0.1, steps=0), "steps"),
     (lambda m, x, y: A.deepfool(m, x, candidates=1), "candidates"),
     (lambda m, x, y: A.deepfool(m, x, overshoot=-1), "overshoot"),
@@ -372,6 +394,18 @@ def test_attack_figure():
     fig = A.attack_figure(x, (x + 0.1).clamp(0, 1), p, p, [str(i) for i in range(K)])
     assert len(fig.axes) == 4 and "perturbation" in fig.axes[1].get_title()
     plt.close(fig)
+
+
+def test_accuracy_figure_has_a_panel_per_k_and_a_line_per_attack():
+    import matplotlib.pyplot as plt
+
+    curves = {name: {"eps": [2 / 255, 8 / 255], "top1": [0.5, 0.1], "top5": [0.9, 0.3]} for name in ("fgsm", "iterative")}
+    fig = A.accuracy_figure(curves, title="t")
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 2 for ax in fig.axes)
+    assert list(fig.axes[0].lines[0].get_xdata()) == pytest.approx([2, 8])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="eps_unit"):
+        A.accuracy_figure(curves, eps_unit="pixels")
 
 
 def test_attack_widget_redraws_precomputed_attacks_within_half_a_second():
