@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .train import batches, eval_mode, evaluate, logits
+from .train import batches, eval_mode, evaluate, logits, model_device
 from .validation import check_choice, check_images, check_labels, check_range
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]
@@ -280,7 +280,7 @@ def lbfgs_attack(model: nn.Module, x: torch.Tensor, target, c_init: float = 1.0,
                 grad, = torch.autograd.grad(loss, xa)
                 return float(loss.detach()), grad.double().cpu().numpy().ravel()
 
-            with threadpool_limits(1, user_api="blas"):  # BLAS threads spinning beside torch's: 20x slower
+            with threadpool_limits(1, user_api="blas"):  # BLAS threads spinning beside torch's: >10x slower
                 v, _, _ = fmin_l_bfgs_b(objective, x64, bounds=[(0.0, 1.0)] * x64.size, maxiter=max_iter)
             x_adv = torch.from_numpy(v).view(x.shape).to(x.device, x.dtype).clamp(0.0, 1.0)
             with torch.no_grad():
@@ -305,8 +305,9 @@ def fooling_image(model: nn.Module, target, steps: int = 200, shape: Sequence[in
         log softmax(model(x))_target - l2 * |x - 0.5|^2
 
     with Adam (step ``lr``), projecting to [0, 1] after each step, for at most ``steps`` steps; each image
-    stops once it reaches ``confidence`` (so an image does not depend on the others in the batch). ``target``: one class index or a sequence/tensor of B;
-    ``shape``: ``C x H x W`` of one image. Seeded by ``seed``. Returns ``B x C x H x W`` in [0, 1].
+    stops once it reaches ``confidence`` (so it does not depend on the others in the batch).
+    ``target``: one class index or a sequence/tensor of B; ``shape``: ``C x H x W`` of one image.
+    Seeded by ``seed``. Returns ``B x C x H x W`` in [0, 1].
     """
     _check_model(model)
     check_range(steps, "steps", 1, integer=True)
@@ -317,8 +318,7 @@ def fooling_image(model: nn.Module, target, steps: int = 200, shape: Sequence[in
     if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
         raise ValueError(f"shape must be C x H x W positive ints, got {shape!r}")
     target = torch.as_tensor(target).reshape(-1) if not isinstance(target, torch.Tensor) else target.reshape(-1)
-    param = next(iter(model.parameters()), None)
-    device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model)
     gen = torch.Generator().manual_seed(seed)
     x = torch.rand((target.numel(), *shape), generator=gen).to(device)
     target = _check_attack_args(model, x, target.to(device), "target")
@@ -331,8 +331,7 @@ def fooling_image(model: nn.Module, target, steps: int = 200, shape: Sequence[in
             if bool(done.all()):
                 break
             objective = log_p.sum() - l2 * ((x - 0.5) ** 2).sum()
-            opt.zero_grad(set_to_none=True)
-            (-objective).backward()
+            x.grad, = torch.autograd.grad(-objective, x)  # the image's gradient only: the model's .grad untouched
             kept = x.detach()[done].clone()
             opt.step()
             with torch.no_grad():
@@ -379,8 +378,7 @@ def accuracy_under_attack(model: nn.Module, data, attack: str | Attack, eps_valu
         raise ValueError("eps_values must hold at least one epsilon")
     topk = [check_range(k, "topk", 1, integer=True) for k in topk]
     check_range(batch_size, "batch_size", 1, integer=True)
-    param = next(iter(model.parameters()), None)
-    device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model)
     n = len(data[1]) if isinstance(data, (tuple, list)) else len(data)
     correct = {k: [0] * len(eps_values) for k in topk}
     total = 0

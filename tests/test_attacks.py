@@ -294,6 +294,7 @@ def test_fooling_images_reach_99_percent_confidence():
         p = model(out).softmax(dim=1)
     assert (p.argmax(dim=1) == torch.arange(K)).all() and (p.max(dim=1).values >= 0.99).all()
     torch.testing.assert_close(out[:2], A.fooling_image(model, [0, 1], steps=300, shape=(1, 8, 8)))
+    assert all(p.grad is None for p in model.parameters())  # only the images were optimised
 
 
 # --------------------------------------------------------------------------- evaluation helpers
