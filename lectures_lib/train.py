@@ -79,11 +79,16 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.T
     return logits(model, x, batch_size).softmax(dim=1)
 
 
+def _topk_correct(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int]) -> dict[int, int]:
+    """How many rows of ``scores`` (``N x K``) hold their label ``y`` among their ``k`` highest scores, per k."""
+    hits = scores.topk(max(topk), dim=1).indices == y[:, None]
+    return {k: int(hits[:, :k].any(dim=1).sum()) for k in topk}
+
+
 def topk_accuracy(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int] = (1,)) -> dict[str, float]:
     """Top-k accuracy from scores (logits or probabilities, ``N x K``) and labels ``y`` (``N``):
     the fraction of rows whose true class is among the ``k`` highest scores, e.g. ``{"top1": 0.9}``."""
-    hits = scores.topk(max(topk), dim=1).indices == y[:, None]
-    return {f"top{k}": hits[:, :k].any(dim=1).float().mean().item() for k in topk}
+    return {f"top{k}": c / max(len(y), 1) for k, c in _topk_correct(scores, y, topk).items()}
 
 
 @torch.no_grad()
@@ -93,7 +98,6 @@ def evaluate(model: nn.Module, data, topk: Sequence[int] = (1,), batch_size: int
 
     Also returns ``"loss"`` (mean cross-entropy) and ``"n"`` (number of items)."""
     dev = model_device(model)
-    kmax = max(topk)
     correct = {k: 0 for k in topk}
     n, loss = 0, 0.0
     with eval_mode(model):
@@ -101,9 +105,8 @@ def evaluate(model: nn.Module, data, topk: Sequence[int] = (1,), batch_size: int
         for x, y in tqdm(batches(data, batch_size), total=total, disable=not progress, desc="evaluate", leave=False):
             out = model(x.to(dev)).float().cpu()
             loss += F.cross_entropy(out, y, reduction="sum").item()
-            hits = out.topk(kmax, dim=1).indices == y[:, None]
-            for k in topk:
-                correct[k] += hits[:, :k].any(dim=1).sum().item()
+            for k, c in _topk_correct(out, y, topk).items():
+                correct[k] += c
             n += len(y)
     result = {f"top{k}": correct[k] / max(n, 1) for k in topk}
     result.update(loss=loss / max(n, 1), n=n)
