@@ -3,14 +3,18 @@
 A checkpoint lives in ``<data_dir>/checkpoints/<name>-<key>.pt`` where ``key`` is a hash of the
 config (model, recipe, data source, seed). It is written atomically (temporary file, then
 ``os.replace``), carries a SHA-256 of its payload, and is loaded with ``weights_only=True``.
-A corrupt, truncated or mismatched file is detected, reported with a warning and rebuilt.
+A corrupt, truncated or mismatched file (or a folder in its place) is detected, reported with a
+warning and rebuilt. Two processes asking for the same key at once do not both train: the first
+takes a lock file (``<checkpoint>.lock``, POSIX ``flock``), trains and writes; the second waits, then loads.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,7 +25,10 @@ from torch import nn
 
 from .config import data_dir
 
+__all__ = ["config_key", "checkpoint_path", "save_checkpoint", "load_checkpoint", "cached_model", "file_lock"]
+
 FORMAT_VERSION = 1
+_KEYS = {"format", "config", "meta", "state_dict", "sha256"}
 
 
 def config_key(config: dict) -> str:
@@ -66,16 +73,26 @@ def load_checkpoint(path: Path, model: nn.Module, config: dict) -> dict:
     Raises ``ValueError`` when the file is unreadable, its checksum fails, its config differs from
     ``config``, or its tensors do not fit ``model``.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} is not a file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, garbage, pickle refused by weights_only ...
         raise ValueError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err})") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
         raise ValueError(f"checkpoint {path} has an unknown format")
+    missing = _KEYS - set(payload)
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {sorted(missing)}")
     if payload["config"] != json.dumps(config, sort_keys=True, default=str):
         raise ValueError(f"checkpoint {path} was trained with another config")
-    meta = json.loads(payload["meta"])
-    if _digest(payload["state_dict"], meta) != payload["sha256"]:
+    try:
+        meta = json.loads(payload["meta"])
+        ok = isinstance(payload["state_dict"], dict) and _digest(payload["state_dict"], meta) == payload["sha256"]
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path} has a malformed entry ({err})") from err
+    if not ok:
         raise ValueError(f"checkpoint {path} failed its SHA-256 check")
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
@@ -84,18 +101,58 @@ def load_checkpoint(path: Path, model: nn.Module, config: dict) -> dict:
     return meta
 
 
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing) for the block: a second process asking
+    for the same lock waits until the first releases it. Uses POSIX ``flock``; where that does not
+    exist (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _try_load(path: Path, build: Callable[[], nn.Module], config: dict):
+    """``(model, meta)`` from a valid checkpoint, else None (with a warning, the bad entry removed)."""
+    if not path.exists():
+        return None
+    model = build()
+    try:
+        return model, load_checkpoint(path, model, config)
+    except ValueError as err:
+        warnings.warn(f"{err}; retraining and rewriting it.", RuntimeWarning, stacklevel=3)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        return None
+
+
 def cached_model(name: str, config: dict, build: Callable[[], nn.Module],
                  train: Callable[[nn.Module], dict]) -> tuple[nn.Module, dict]:
     """Return ``(model, meta)``: ``build()`` loaded from the cache, or trained by ``train(model)``
-    (which returns the meta to store, e.g. the history) and cached. Corrupt files are rebuilt."""
+    (which returns the meta to store, e.g. the history) and cached.
+
+    The cached model is a function of ``config`` alone when ``build`` and ``train`` draw all their
+    randomness from ``config`` (see ``config.seeded``). Corrupt or mismatched files, and a folder in
+    the checkpoint's place, are rebuilt with a warning. Concurrent callers of the same key are
+    serialised by a lock file: one trains, the others wait and load its checkpoint."""
     path = checkpoint_path(name, config)
-    model = build()
-    if path.exists():
-        try:
-            return model, load_checkpoint(path, model, config)
-        except ValueError as err:
-            warnings.warn(f"{err}; retraining and rewriting it.", RuntimeWarning, stacklevel=2)
-            model = build()
-    meta = train(model)
-    save_checkpoint(path, model, config, meta)
+    found = _try_load(path, build, config)
+    if found is not None:
+        return found
+    with file_lock(path.with_name(path.name + ".lock")):
+        found = _try_load(path, build, config)  # another process may have trained it while we waited
+        if found is not None:
+            return found
+        model = build()
+        meta = train(model)
+        save_checkpoint(path, model, config, meta)
     return model, meta

@@ -1,19 +1,26 @@
-"""Course-wide settings: compute device, fast mode, seeding and the data folder.
+"""Course-wide settings: compute device, run mode, seeding and the data folder.
 
 Every lesson starts with::
 
     from lectures_lib import config
     config.seed_everything(0)
-    print(config.device(), config.fast_mode())
+    print(config.device(), config.mode())
+
+Run modes (same code paths, only sizes change): ``"fast"`` for CI and nbval (under a minute per
+notebook), ``"lesson"``, the default, what a student's "Run all" gives (under 5 minutes per notebook
+on 2 CPU cores), and ``"paper"``, the papers' sample sizes. A notebook picks its sizes with
+``config.pick(fast=..., lesson=..., paper=...)``.
 
 Environment variables
 ---------------------
+``LECTURES_MODE``    ``fast``, ``lesson`` (default) or ``paper``.
+``LECTURES_FAST``    ``1`` is an alias of ``LECTURES_MODE=fast``.
 ``LECTURES_DEVICE``  force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
-``LECTURES_FAST``    ``1`` shrinks epochs and sample counts (CI and quick previews).
 ``LECTURES_DATA``    where datasets and checkpoints are cached (default ``<repo>/data``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -50,14 +57,32 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+MODES = ("fast", "lesson", "paper")
+
+
+def mode() -> str:
+    """The run mode: ``$LECTURES_MODE`` (``"fast"``, ``"lesson"`` or ``"paper"``), ``"fast"`` when
+    ``LECTURES_FAST`` is 1/true/yes/on, else ``"lesson"``. An unknown name raises ``ValueError``."""
+    name = os.environ.get("LECTURES_MODE", "").strip().lower()
+    if name:
+        if name not in MODES:
+            raise ValueError(f"LECTURES_MODE must be one of {list(MODES)}, got {name!r}")
+        return name
+    return "fast" if os.environ.get("LECTURES_FAST", "").strip().lower() in _TRUE else "lesson"
+
+
 def fast_mode() -> bool:
-    """True when ``LECTURES_FAST`` is set to 1/true/yes/on: fewer epochs and samples, same code."""
-    return os.environ.get("LECTURES_FAST", "").strip().lower() in _TRUE
+    """True in the ``fast`` run mode (CI): fewer epochs and samples, same code."""
+    return mode() == "fast"
 
 
-def pick(full, fast):
-    """Return ``fast`` in fast mode, else ``full`` (e.g. ``epochs = pick(full=5, fast=1)``)."""
-    return fast if fast_mode() else full
+_MISSING = object()
+
+
+def pick(*, fast, lesson, paper=_MISSING):
+    """The value for the current run mode, e.g. ``n_images = pick(fast=10, lesson=100, paper=1000)``.
+    ``paper`` defaults to ``lesson`` (for sizes the papers do not fix)."""
+    return {"fast": fast, "lesson": lesson, "paper": lesson if paper is _MISSING else paper}[mode()]
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -72,6 +97,19 @@ def seed_everything(seed: int = 0) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     if hasattr(torch.backends, "cudnn"):
         torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Draw from torch's global RNG seeded with ``seed`` inside the block, and leave the caller's RNG
+    state as it was afterwards: what the block draws (a model's initial weights, dropout masks) is a
+    function of ``seed`` alone, whatever the process drew before."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def data_dir() -> Path:

@@ -47,6 +47,14 @@ class ImageTensorDataset(Dataset):
     def __init__(self, images: torch.Tensor, targets: torch.Tensor, classes: list[str], source: str):
         if images.dim() == 3:
             images = images.unsqueeze(1)
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"images must be a uint8 tensor N x C x H x W, got {images.dtype} {tuple(images.shape)}")
+        if targets.dim() != 1 or len(targets) != len(images):
+            raise ValueError(f"targets must hold one label per image: {len(images)} images, "
+                             f"got targets of shape {tuple(targets.shape)}")
+        if len(targets) and (targets.min() < 0 or targets.max() >= len(classes)):
+            raise ValueError(f"targets must be class indices in [0, {len(classes)}), "
+                             f"got range [{int(targets.min())}, {int(targets.max())}] ({source})")
         self.images, self.targets = images.contiguous(), targets.long()
         self.classes, self.source = list(classes), source
 
@@ -55,6 +63,17 @@ class ImageTensorDataset(Dataset):
 
     def __getitem__(self, i: int):
         return self.images[i].float().div_(255), int(self.targets[i])
+
+    def checksum(self) -> str:
+        """SHA-256 (hex) of the images and labels: the data's identity, wherever its files live
+        (the checkpoint cache keys trained models on it)."""
+        if getattr(self, "_checksum", None) is None:
+            h = hashlib.sha256()
+            h.update(str(tuple(self.images.shape)).encode())
+            h.update(self.images.contiguous().numpy().tobytes())
+            h.update(self.targets.contiguous().numpy().astype("<i8").tobytes())
+            self._checksum = h.hexdigest()
+        return self._checksum
 
     def tensors(self, indices=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, y)`` for all items (or ``indices``): x float ``N x C x H x W`` in [0,1], y int64."""
@@ -112,16 +131,50 @@ def _known_md5s(kind: str) -> dict[str, str]:
     return {name: digest for name, digest in tvd.MNIST.resources} if kind == "MNIST" else {}
 
 
+# SHA-256 of the official MNIST files once decompressed, for copies kept uncompressed (torchvision
+# extracts them next to the .gz). The 60k training images are not reachable offline here, so their
+# uncompressed copy is checked for structure (counts, sizes, label range) only.
+MNIST_RAW_SHA256 = {
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _find_idx(folder: Path, stem: str, known: dict[str, str]) -> Path | None:
-    """``folder/stem`` or ``folder/stem.gz``; a ``.gz`` with a known MD5 is verified."""
+    """``folder/stem.gz`` or ``folder/stem``; a ``.gz`` with a known MD5, or an uncompressed MNIST file
+    with a known SHA-256, is verified."""
     for path in (folder / f"{stem}.gz", folder / stem):
         if path.is_file():
             expected = known.get(path.name)
             if expected and md5(path) != expected:
                 raise ValueError(f"{path} is corrupt: its MD5 {md5(path)} differs from torchvision's {expected}. "
                                  "Delete it and run again to fetch a fresh copy.")
+            raw = MNIST_RAW_SHA256.get(path.name) if known else None
+            if raw and _sha256(path) != raw:
+                raise ValueError(f"{path} differs from the official MNIST file (SHA-256 {_sha256(path)[:16]}..., "
+                                 f"expected {raw[:16]}...). Delete it and run again to fetch a fresh copy.")
             return path
     return None
+
+
+def _check_idx_pair(images: np.ndarray, labels: np.ndarray, img_path: Path, classes: int) -> None:
+    """Images ``N x 28 x 28`` and ``N`` labels in ``[0, classes)``, or a ``ValueError`` naming the file."""
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{img_path} must hold N x 28 x 28 images, got shape {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{img_path} holds {len(images)} images but its labels file holds "
+                         f"{labels.shape[0] if labels.ndim else 0} labels")
+    if len(labels) and labels.max() >= classes:
+        raise ValueError(f"the labels next to {img_path} must be in [0, {classes}), got a label of {int(labels.max())}")
 
 
 def _load_idx_pair(folders: list[Path], prefix: str, kind: str):
@@ -130,7 +183,9 @@ def _load_idx_pair(folders: list[Path], prefix: str, kind: str):
         img = _find_idx(folder, f"{prefix}-images-idx3-ubyte", known)
         lab = _find_idx(folder, f"{prefix}-labels-idx1-ubyte", known)
         if img is not None and lab is not None:
-            return torch.from_numpy(read_idx(img).copy()), torch.from_numpy(read_idx(lab).astype(np.int64)), folder
+            images, labels = read_idx(img), read_idx(lab)
+            _check_idx_pair(images, labels, img, 10)
+            return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), folder
     return None
 
 
@@ -238,6 +293,8 @@ def load_image(path) -> torch.Tensor:
             arr = np.asarray(img, dtype=np.uint8).copy()
     except UnidentifiedImageError as err:
         raise ValueError(f"{path} is not an image file that Pillow can read (unsupported format)") from err
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path} is too large to decode safely ({err})") from err
     except (OSError, SyntaxError) as err:
         raise ValueError(f"{path} is corrupt or truncated: {err}") from err
     return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255)
@@ -247,10 +304,12 @@ def load_image_bytes(raw: bytes, name: str = "upload") -> torch.Tensor:
     """Like :func:`load_image`, from the bytes of an uploaded file."""
     from PIL import Image, UnidentifiedImageError
 
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"raw must be the bytes of an image file, got {type(raw).__name__}")
     try:
         with Image.open(io.BytesIO(raw)) as img:
             arr = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as err:
         raise ValueError(f"{name} is not a readable image ({err})") from err
     return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255)
 
@@ -323,9 +382,17 @@ class ImageNetSamples(Dataset):
         self.root = Path(root)
         with open(self.root / "labels.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        self.files = [self.root / r["file"] for r in rows]
-        self.wnids = [r["wnid"] for r in rows]
-        self.targets = torch.tensor([int(r["class_index"]) for r in rows])
+        try:
+            self.files = [self.root / r["file"] for r in rows]
+            self.wnids = [r["wnid"] for r in rows]
+            targets = [int(r["class_index"]) for r in rows]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{self.root / 'labels.csv'} must have columns class_index (int), wnid, name, file; "
+                             f"got a bad row ({type(err).__name__}: {err})") from err
+        bad = [t for t in targets if not 0 <= t < 1000]
+        if bad:
+            raise ValueError(f"{self.root / 'labels.csv'}: class_index must be in [0, 1000), got {bad[:5]}")
+        self.targets = torch.tensor(targets, dtype=torch.long)
         self.classes = imagenet_classes()
         self.source = (f"ImageNet sample images ({len(rows)}, one per class; github.com/EliSchwartz/"
                        f"imagenet-sample-images) in {self.root}")

@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .train import eval_mode
-from .validation import check_choice
+from .config import pick, seeded
+from .plumbing import eval_mode, hooks, run_model
+from .validation import check_choice, check_range
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
@@ -191,38 +192,44 @@ def build_mnist_model(name: str = "lenet5", dataset: str = "mnist") -> nn.Module
 
 def mnist_training_config(name: str = "lenet5", dataset: str = "mnist", seed: int = 0) -> dict:
     """The recipe :func:`mnist_model` trains with (fewer epochs in fast mode). Part of the cache key."""
-    from .config import pick
-
+    check_choice(name, "name", MNIST_MODELS)
+    check_choice(dataset, "dataset", ("mnist", "fashion_mnist"))
+    check_range(seed, "seed", low=0, integer=True)
     if name == "softmax_regression":
         return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": 0.01,
-                "batch_size": 128, "epochs": pick(full=10, fast=5), "lr_schedule": "cosine", "augment_shift": 0}
+                "batch_size": 128, "epochs": pick(fast=5, lesson=10), "lr_schedule": "cosine", "augment_shift": 0}
     return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": 3e-3,
-            "batch_size": 128, "epochs": pick(full=15, fast=8), "lr_schedule": "cosine", "augment_shift": 2}
+            "batch_size": 128, "epochs": pick(fast=8, lesson=15), "lr_schedule": "cosine", "augment_shift": 2}
 
 
 def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
                 progress: bool = True) -> nn.Module:
     """A trained MNIST (or Fashion-MNIST) model in eval mode, taking ``B x 1 x 28 x 28`` in [0, 1].
 
-    Served from the checkpoint cache (keyed by the training config, the data source and the
-    seed); trained now with a progress bar and cached when missing, mismatched or corrupt.
+    Served from the checkpoint cache, keyed by the training recipe, the seed and the checksums of the
+    training and test data (not where their files live); trained now with a progress bar and cached
+    when missing, mismatched or corrupt. The model is a function of its key alone: its initial
+    weights, shuffling and augmentation all come from generators seeded by ``seed``.
     The training history and test accuracy are in ``model.history`` and ``model.test_accuracy``;
     ``model.data_source`` says which training data was used.
     """
     from . import cache, data, train
 
-    config = mnist_training_config(name, dataset, seed)
+    config = mnist_training_config(name, dataset, seed)  # checks every argument before loading data
     loader = data.mnist if dataset == "mnist" else data.fashion_mnist
     train_data, test_data = loader("train"), loader("test")
-    key = dict(config, train_source=train_data.source, test_source=test_data.source)
+    key = dict(config, train_data=train_data.checksum(), test_data=test_data.checksum())
 
     def build() -> nn.Module:
-        return build_mnist_model(name, dataset)
+        with seeded(seed):
+            return build_mnist_model(name, dataset)
 
     def fit(model: nn.Module) -> dict:
+        shift = config["augment_shift"]
         history = train.fit(model, train_data, test_data, epochs=config["epochs"], lr=config["lr"],
                             batch_size=config["batch_size"], seed=seed, progress=progress,
-                            lr_schedule=config["lr_schedule"], augment_shift=config["augment_shift"])
+                            lr_schedule=config["lr_schedule"],
+                            perturb=train.shift_augmentation(shift) if shift else None)
         return {"history": history}
 
     model, meta = cache.cached_model(f"mnist-{name}-{dataset}", key, build, fit)
@@ -237,24 +244,16 @@ def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
 def layer_table(model: nn.Module, x: torch.Tensor) -> list[dict]:
     """Trace ``model`` on ``x`` layer by layer: one row per leaf module that ran, in call order,
     ``{"layer", "type", "output_shape", "params"}`` (output shape without the batch dim)."""
-    rows, handles = [], []
+    rows = []
 
-    def hook(name):
-        def fn(module, _inp, out):
-            shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
-            rows.append({"layer": name, "type": type(module).__name__, "output_shape": shape,
-                         "params": sum(p.numel() for p in module.parameters(recurse=False))})
-        return fn
+    def record(name, module, _inputs, out):
+        shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
+        rows.append({"layer": name, "type": type(module).__name__, "output_shape": shape,
+                     "params": sum(p.numel() for p in module.parameters(recurse=False))})
 
-    for name, module in model.named_modules():
-        if not list(module.children()):
-            handles.append(module.register_forward_hook(hook(name)))
-    try:
-        with torch.no_grad(), eval_mode(model):
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    leaves = {name: m for name, m in model.named_modules() if not list(m.children())}
+    with hooks(leaves, record), torch.no_grad(), eval_mode(model):
+        run_model(model, x)
     return rows
 
 
@@ -264,28 +263,18 @@ def count_macs(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> 
     a convolution costs ``out_elements * in_channels / groups * kh * kw``, a linear layer ``in * out``.
     (Additions, activations, pooling and normalisation are not counted, as in the papers' figures.)"""
     total = 0
-    handles = []
 
-    def conv_hook(module, _inp, out):
+    def count(_name, module, _inputs, out):
         nonlocal total
-        kh, kw = module.kernel_size
-        total += out.numel() // out.shape[0] * (module.in_channels // module.groups) * kh * kw
-
-    def linear_hook(module, inp, out):
-        nonlocal total
-        total += out.numel() // out.shape[0] * module.in_features
-
-    for module in model.modules():
         if isinstance(module, nn.Conv2d):
-            handles.append(module.register_forward_hook(conv_hook))
-        elif isinstance(module, nn.Linear):
-            handles.append(module.register_forward_hook(linear_hook))
-    try:
-        with torch.no_grad(), eval_mode(model):
-            model(torch.zeros(1, *input_shape))
-    finally:
-        for h in handles:
-            h.remove()
+            kh, kw = module.kernel_size
+            total += out.numel() // out.shape[0] * (module.in_channels // module.groups) * kh * kw
+        else:
+            total += out.numel() // out.shape[0] * module.in_features
+
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    with hooks(layers, count), torch.no_grad(), eval_mode(model):
+        run_model(model, torch.zeros(1, *input_shape), "input_shape")
     return int(total)
 
 

@@ -1,81 +1,30 @@
-"""Training and inference loops: :func:`fit`, :func:`evaluate`, :func:`predict`, and :func:`batches`,
-the one batching loop the whole course reuses."""
+"""Training and inference: :func:`fit`, :func:`evaluate`, :func:`predict`, :func:`topk_accuracy`, and the
+data augmentation hook :func:`shift_augmentation`. The batching loop, eval mode and the model's device
+live in :mod:`lectures_lib.plumbing` (re-exported here for convenience)."""
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from typing import Iterator, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from .config import device as default_device
-from .config import seed_everything
-from .validation import check_range
+from .config import seeded
+from .plumbing import batches, count_items, eval_mode, logits, model_device, progress_bar, run_model
+from .validation import check_choice, check_images, check_labels, check_range, check_topk
+
+__all__ = ["fit", "evaluate", "predict", "topk_accuracy", "random_shift", "shift_augmentation",
+           "batches", "eval_mode", "logits", "model_device"]
+
+Perturb = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def batches(data, batch_size: int = 256, shuffle: bool = False,
-            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Yield ``(x, y)`` batches from a Dataset of ``(image, label)``, a tuple ``(x, y)`` of tensors,
-    or a tensor ``x`` alone (then ``y`` is None). Datasets that keep their images as a tensor
-    (``.tensors()``) are sliced directly, without a DataLoader."""
-    check_range(batch_size, "batch_size", low=1, integer=True)
-    if isinstance(data, torch.Tensor):
-        data = (data, None)
-    if isinstance(data, (tuple, list)):
-        x, y = data
-        n = len(x)
-        order = torch.randperm(n, generator=generator) if shuffle else None
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size] if shuffle else slice(i, i + batch_size)
-            yield x[idx], (None if y is None else y[idx])
-    elif hasattr(data, "tensors"):
-        n = len(data)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        for i in range(0, n, batch_size):
-            yield data.tensors(order[i:i + batch_size])
-    elif isinstance(data, Dataset):
-        loader = DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
-        for x, y in loader:
-            yield x, torch.as_tensor(y)
-    else:
-        raise TypeError(f"data must be a Dataset, a tensor or a tuple (x, y), got {type(data).__name__}")
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module):
-    """Put ``model`` in eval mode for the block; afterwards every submodule gets its own
-    train/eval flag back (a frozen BatchNorm inside a training model stays frozen)."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of ``model``'s first parameter (CPU for a model without parameters)."""
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-@torch.no_grad()
-def logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Logits (``B x K``) of ``model`` on images ``x`` (``B x C x H x W`` in [0,1]), in eval mode, batched, on CPU."""
-    dev = model_device(model)
-    with eval_mode(model):
-        outs = [model(xb.to(dev)).float().cpu() for xb, _ in batches(x, batch_size)]
-    return torch.cat(outs) if outs else torch.empty(0)
-
-
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Class probabilities (softmax, ``B x K``, rows sum to 1) of ``model`` on images ``x``."""
+def predict(model, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Class probabilities (softmax, ``B x K``, rows sum to 1) of ``model`` on images ``x``
+    (``B x C x H x W`` in [0, 1]), on the device and in the dtype of ``x``."""
     return logits(model, x, batch_size).softmax(dim=1)
 
 
@@ -88,98 +37,167 @@ def _topk_correct(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int]) ->
 def topk_accuracy(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int] = (1,)) -> dict[str, float]:
     """Top-k accuracy from scores (logits or probabilities, ``N x K``) and labels ``y`` (``N``):
     the fraction of rows whose true class is among the ``k`` highest scores, e.g. ``{"top1": 0.9}``."""
+    if not isinstance(scores, torch.Tensor) or scores.dim() != 2:
+        raise ValueError(f"scores must be an N x K tensor, got {getattr(scores, 'shape', type(scores).__name__)}")
+    topk = check_topk(topk, scores.shape[1])
+    y = check_labels(y, scores.shape[0], scores.shape[1], "y").to(scores.device)
     return {f"top{k}": c / max(len(y), 1) for k, c in _topk_correct(scores, y, topk).items()}
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data, topk: Sequence[int] = (1,), batch_size: int = 256,
+def evaluate(model, data, topk: Sequence[int] = (1,), batch_size: int = 256,
              progress: bool = False) -> dict[str, float]:
-    """Top-k accuracy of ``model`` on ``data`` (Dataset or ``(x, y)``): e.g. ``{"top1": 0.99, "top5": 1.0}``.
-
-    Also returns ``"loss"`` (mean cross-entropy) and ``"n"`` (number of items)."""
-    dev = model_device(model)
+    """Top-k accuracy of ``model`` on ``data`` (a Dataset of ``(image, label)`` or a pair ``(x, y)``):
+    e.g. ``{"top1": 0.99, "top5": 1.0}``, plus ``"loss"`` (mean cross-entropy) and ``"n"`` (items)."""
+    topk = check_topk(topk)
+    n_items = count_items(data)
+    if n_items == 0:
+        raise ValueError("data must hold at least one item to evaluate on, got none")
     correct = {k: 0 for k in topk}
     n, loss = 0, 0.0
     with eval_mode(model):
-        total = math.ceil(len(data[0] if isinstance(data, tuple) else data) / batch_size)
-        for x, y in tqdm(batches(data, batch_size), total=total, disable=not progress, desc="evaluate", leave=False):
-            out = model(x.to(dev)).float().cpu()
+        for x, y in _with_progress(batches(data, batch_size), n_items, batch_size, progress):
+            check_images(x, "data")
+            if y is None:
+                raise ValueError("data must carry labels: a Dataset of (image, label) or a pair (x, y)")
+            out = run_model(model, x, "data").double().cpu()
+            y = check_labels(torch.as_tensor(y), len(x), out.shape[1], "data's labels")
+            check_topk(topk, out.shape[1])
             loss += F.cross_entropy(out, y, reduction="sum").item()
             for k, c in _topk_correct(out, y, topk).items():
                 correct[k] += c
             n += len(y)
-    result = {f"top{k}": correct[k] / max(n, 1) for k in topk}
-    result.update(loss=loss / max(n, 1), n=n)
+    result = {f"top{k}": correct[k] / n for k in topk}
+    result.update(loss=loss / n, n=n)
     return result
+
+
+def _with_progress(iterator, n_items: int, batch_size: int, progress: bool, desc: str = "evaluate"):
+    """Wrap a batch iterator in a progress bar counting batches."""
+    with progress_bar(math.ceil(n_items / batch_size), desc, progress, "batch") as bar:
+        for item in iterator:
+            yield item
+            bar.update(1)
 
 
 def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
     """Translate each image of ``x`` (``B x C x H x W``) by its own random offset of at most
     ``max_shift`` pixels in each direction, filling with zeros (the distortion LeCun et al. 1998
-    used to go from 0.95% to 0.8% test error on MNIST)."""
+    used to go from 0.95% to 0.8% test error on MNIST). Offsets come from ``generator``
+    (torch's global RNG when None)."""
+    check_range(max_shift, "max_shift", low=0, integer=True)
     b, c, h, w = x.shape
     s = max_shift
     padded = F.pad(x, (s, s, s, s))
     dy = torch.randint(0, 2 * s + 1, (b,), generator=generator)
     dx = torch.randint(0, 2 * s + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-    return padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None].to(x.device)
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :].to(x.device)
+    bi = torch.arange(b, device=x.device)[:, None, None, None]
+    ci = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[bi, ci, rows, cols]
 
 
-def fit(model: nn.Module, train_data, test_data=None, epochs: int = 5, lr: float = 1e-3,
+def shift_augmentation(max_shift: int = 2) -> Perturb:
+    """A :func:`fit` ``perturb`` hook: every training batch shifted by :func:`random_shift`
+    (offsets drawn from torch's RNG, which :func:`fit` seeds with its ``seed``)."""
+    check_range(max_shift, "max_shift", low=0, integer=True)
+    return lambda model, x, y: random_shift(x, max_shift)
+
+
+def fit(model: nn.Module, train_data, test_data=None, *, epochs: int = 5, lr: float = 1e-3,
         batch_size: int = 64, optimizer: str = "adam", weight_decay: float = 0.0,
-        lr_schedule: str | None = "cosine", augment_shift: int = 0, seed: int = 0,
+        lr_schedule: str | None = "cosine", perturb: Perturb | None = None, seed: int = 0,
         progress: bool = True) -> list[dict]:
     """Train ``model`` with cross-entropy and return the history, one dict per epoch:
     ``{"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}``.
 
-    ``optimizer``: ``"adam"`` or ``"sgd"`` (momentum 0.9); ``lr_schedule``: ``"cosine"`` (per step) or None;
-    ``augment_shift``: random translations of up to this many pixels (:func:`random_shift`), 0 for none.
-    Seeded: the same seed, data and config give the same weights on CPU.
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``B x C x H x W`` images in [0, 1] to logits; moved to :func:`config.device`.
+    train_data, test_data
+        A Dataset of ``(image, label)`` or a pair ``(x, y)``; ``test_data`` is optional.
+    epochs, lr, batch_size, weight_decay
+        The usual; ``lr > 0`` finite.
+    optimizer : {"adam", "sgd"}
+        SGD uses momentum 0.9.
+    lr_schedule : {"cosine", None}
+        Cosine annealing per step over the whole run, or a constant rate.
+    perturb : callable, optional
+        ``perturb(model, x, y) -> x`` applied to every training batch before the step: data
+        augmentation (:func:`shift_augmentation`) or adversarial training
+        (``lambda m, x, y: attacks.pgd(m, x, y, eps=0.3, ...)``). The model is in train mode when it is
+        called; attacks put it in eval mode themselves and restore it.
+    seed : int
+        Every random draw of the run (shuffling, ``perturb``'s draws, dropout) comes from generators
+        seeded by ``seed``; the caller's global RNG state is left as it was. Build the model under
+        ``config.seeded(seed)`` too, so its initial weights are a function of the seed alone.
+
+    Raises ``ValueError`` when the loss stops being finite (lower ``lr``).
     """
     check_range(epochs, "epochs", low=1, integer=True)
     check_range(lr, "lr", low=0, low_inclusive=False)
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    seed_everything(seed)
+    check_range(batch_size, "batch_size", low=1, integer=True)
+    check_range(weight_decay, "weight_decay", low=0)
+    check_choice(optimizer, "optimizer", ("adam", "sgd"))
+    check_choice(lr_schedule, "lr_schedule", ("cosine", None))
+    check_range(seed, "seed", low=0, integer=True)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module with parameters to train, got {type(model).__name__}")
+    if perturb is not None and not callable(perturb):
+        raise TypeError(f"perturb must be a function (model, x, y) -> x, got {type(perturb).__name__}")
+    n_train = count_items(train_data)
+    if n_train == 0:
+        raise ValueError("train_data must hold at least one item, got none")
+    if test_data is not None:
+        count_items(test_data)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
     dev = default_device()
     model.to(dev)
-    params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.Adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
            else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay))
-    steps_per_epoch = math.ceil(len(train_data) / batch_size)
+    steps_per_epoch = math.ceil(n_train / batch_size)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
              if lr_schedule == "cosine" else None)
     gen = torch.Generator().manual_seed(seed)
     history = []
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="training", unit="batch")
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        seen, loss_sum, correct = 0, 0.0, 0
-        for x, y in batches(train_data, batch_size, shuffle=True, generator=gen):
-            if augment_shift:
-                x = random_shift(x, augment_shift, generator=gen)
-            x, y = x.to(dev), y.to(dev)
-            out = model(x)
-            loss = F.cross_entropy(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched:
-                sched.step()
-            seen += len(y)
-            loss_sum += loss.item() * len(y)
-            correct += (out.argmax(1) == y).sum().item()
-            bar.update(1)
-        row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen}
-        if test_data is not None:
-            res = evaluate(model, test_data, batch_size=1024)
-            row.update(test_loss=res["loss"], test_acc=res["top1"])
-            bar.set_postfix(test_acc=f"{res['top1']:.4f}")
-        row["seconds"] = time.perf_counter() - start
-        history.append(row)
-    bar.close()
+    with seeded(seed), progress_bar(epochs * steps_per_epoch, "training", progress, "batch") as bar:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            seen, loss_sum, correct = 0, 0.0, 0
+            for x, y in batches(train_data, batch_size, shuffle=True, generator=gen):
+                check_images(x, "train_data")
+                if y is None:
+                    raise ValueError("train_data must carry labels: a Dataset of (image, label) or a pair (x, y)")
+                x, y = x.to(dev), torch.as_tensor(y).to(dev)
+                if perturb is not None:
+                    x = perturb(model, x, y).detach()
+                    model.train()
+                out = run_model(model, x, "train_data")
+                y = check_labels(y, len(x), out.shape[1], "train_data's labels")
+                loss = F.cross_entropy(out, y)
+                if not torch.isfinite(loss):
+                    raise ValueError(f"training diverged: the loss is {loss.item()} at epoch {epoch}; "
+                                     f"lower lr (got {lr})")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched:
+                    sched.step()
+                seen += len(y)
+                loss_sum += loss.item() * len(y)
+                correct += (out.argmax(1) == y).sum().item()
+                bar.update(1)
+            row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen}
+            if test_data is not None:
+                res = evaluate(model, test_data, batch_size=1024)
+                row.update(test_loss=res["loss"], test_acc=res["top1"])
+                bar.set_postfix(test_acc=f"{res['top1']:.4f}")
+            row["seconds"] = time.perf_counter() - start
+            history.append(row)
     model.eval()
     return history

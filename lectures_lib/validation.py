@@ -6,25 +6,36 @@ message names the argument and says what was expected.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Sequence
 
 import torch
 
+__all__ = [
+    "check_images", "check_labels", "check_classes", "check_range", "check_eps", "check_choice",
+    "check_model", "check_maps", "check_features", "check_topk", "get_module",
+]
 
-def check_images(x, name: str = "x", channels: int | None = None, ndim: int = 4) -> torch.Tensor:
-    """Check that ``x`` is a float image tensor in [0, 1] of shape ``B x C x H x W`` (``ndim=4``)
-    or ``C x H x W`` (``ndim=3``), with ``C == channels`` when given. Returns ``x``."""
+
+def check_images(x, name: str = "x", channels: int | None = None, ndim: int = 4,
+                 min_batch: int = 0) -> torch.Tensor:
+    """Check that ``x`` is a float image tensor in [0, 1] without NaNs, of shape ``B x C x H x W``
+    (``ndim=4``) or ``C x H x W`` (``ndim=3``), with ``C == channels`` when given and at least
+    ``min_batch`` images. Returns ``x``."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of images, got {type(x).__name__}")
     layout = "B x C x H x W" if ndim == 4 else "C x H x W"
     if x.dim() != ndim:
         raise ValueError(f"{name} must have shape {layout}, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor with values in [0, 1], got dtype {x.dtype}")
+        raise ValueError(f"{name} must be a float tensor with values in [0, 1], got dtype {x.dtype}"
+                         + (" (divide uint8 images by 255)" if x.dtype == torch.uint8 else ""))
+    if ndim == 4 and x.shape[0] < min_batch:
+        raise ValueError(f"{name} must hold at least {min_batch} image(s), got an empty batch of shape {tuple(x.shape)}")
     c = x.shape[-3]
     if channels is not None and c != channels:
-        raise ValueError(f"{name} must have {channels} channel(s), got shape {tuple(x.shape)}")
+        raise ValueError(f"{name} must have {channels} channel(s) for this model, got shape {tuple(x.shape)}")
     if x.numel() and (torch.isnan(x).any() or x.min() < 0 or x.max() > 1):
         lo, hi = float(x.nan_to_num(0).min()), float(x.nan_to_num(0).max())
         raise ValueError(
@@ -35,42 +46,117 @@ def check_images(x, name: str = "x", channels: int | None = None, ndim: int = 4)
 
 
 def check_labels(y, n: int, num_classes: int | None = None, name: str = "y") -> torch.Tensor:
-    """Check that ``y`` is an integer tensor of ``n`` labels in ``[0, num_classes)``. Returns it as int64."""
-    if isinstance(y, numbers.Integral):
+    """Check that ``y`` is an integer tensor of ``n`` labels in ``[0, num_classes)`` (one int stands for
+    ``n`` copies of itself). Returns it as int64."""
+    if isinstance(y, numbers.Integral) and not isinstance(y, bool):
         y = torch.full((n,), int(y), dtype=torch.long)
+    if isinstance(y, (list, tuple)) and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in y):
+        y = torch.tensor(list(y), dtype=torch.long)
     if not isinstance(y, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of class indices, got {type(y).__name__}")
-    if y.is_floating_point() or y.dtype == torch.bool:
+        raise TypeError(f"{name} must be a tensor of class indices (or one int), got {type(y).__name__}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise ValueError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    if y.dim() == 0:
+        y = y.expand(n)
     if y.dim() != 1 or y.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) to match the batch, got shape {tuple(y.shape)}")
-    if num_classes is not None and n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{name} must hold class indices in [0, {num_classes}), got range [{int(y.min())}, {int(y.max())}]")
+    if n and y.min() < 0:
+        raise ValueError(f"{name} must hold class indices >= 0, got {int(y.min())}")
+    if num_classes is not None:
+        check_classes(y, num_classes, name)
     return y.long()
 
 
+def check_classes(y: torch.Tensor, num_classes: int, name: str = "target") -> torch.Tensor:
+    """Check that the class indices ``y`` lie in ``[0, num_classes)``."""
+    if y.numel() and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{name} must hold class indices in [0, {num_classes}), "
+                         f"got range [{int(y.min())}, {int(y.max())}]")
+    return y
+
+
 def check_range(value, name: str, low: float | None = None, high: float | None = None,
-                integer: bool = False, low_inclusive: bool = True) -> float | int:
-    """Check a scalar argument: a number (an int if ``integer``) with ``low <= value <= high``."""
+                integer: bool = False, low_inclusive: bool = True, high_inclusive: bool = True) -> float | int:
+    """Check a scalar argument: a finite number (an int if ``integer``) with ``low <= value <= high``
+    (strict where ``low_inclusive`` / ``high_inclusive`` is False). NaN and infinity are refused."""
     kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}")
+    if not integer and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     if low is not None and (value < low or (not low_inclusive and value == low)):
         op = ">=" if low_inclusive else ">"
         raise ValueError(f"{name} must be {op} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+    if high is not None and (value > high or (not high_inclusive and value == high)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {op} {high}, got {value!r}")
     return value
+
+
+def check_eps(eps, name: str = "eps") -> float:
+    """An L-infinity budget on the [0, 1] pixel scale: a finite number in [0, 1] (``8 / 255`` is "8")."""
+    return float(check_range(eps, name, 0.0, 1.0))
 
 
 def check_choice(value, name: str, choices: Sequence) -> None:
     """Check that ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)!r}, got {value!r}")
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value asked of a set
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {sorted(choices, key=str)!r}, got {value!r}")
+
+
+def check_model(model, name: str = "model") -> None:
+    """Check that ``model`` is callable (an ``nn.Module`` or a function of images returning logits)."""
+    if not callable(model):
+        raise TypeError(f"{name} must be a callable mapping images to logits (e.g. an nn.Module), "
+                        f"got {type(model).__name__}")
+
+
+def check_maps(maps, x: torch.Tensor, name: str = "saliency") -> torch.Tensor:
+    """Check that ``maps`` is a finite float tensor ``B x H x W`` matching images ``x`` (``B x C x H x W``)."""
+    b, _, h, w = x.shape
+    if not isinstance(maps, torch.Tensor) or tuple(maps.shape) != (b, h, w):
+        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+        raise ValueError(f"{name} must be a tensor of shape B x H x W = {(b, h, w)} matching x, got {shape}")
+    if not maps.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor, got dtype {maps.dtype}")
+    if not torch.isfinite(maps).all():
+        raise ValueError(f"{name} must be finite, got NaN or infinite values")
+    return maps
+
+
+def check_features(features, name: str = "features") -> torch.Tensor:
+    """Check that ``features`` is a finite float matrix ``N x D`` with at least one row."""
+    if not isinstance(features, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor N x D, got {type(features).__name__}")
+    if features.dim() != 2 or features.shape[0] == 0 or features.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty N x D tensor, got shape {tuple(features.shape)}")
+    if not features.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor, got dtype {features.dtype}")
+    if not torch.isfinite(features).all():
+        rows = (~torch.isfinite(features)).any(dim=1).nonzero().flatten()[:5].tolist()
+        raise ValueError(f"{name} must be finite, got NaN or infinite values in rows {rows}")
+    return features
+
+
+def check_topk(topk, num_classes: int | None = None, name: str = "topk") -> list[int]:
+    """Check a sequence of k for top-k accuracy: ints >= 1 (and <= ``num_classes`` when given)."""
+    if isinstance(topk, numbers.Integral) and not isinstance(topk, bool):
+        topk = (topk,)
+    if not isinstance(topk, (list, tuple)) or not topk:
+        raise ValueError(f"{name} must be a non-empty sequence of ints >= 1, got {topk!r}")
+    return [check_range(k, name, 1, num_classes, integer=True) for k in topk]
 
 
 def get_module(model: torch.nn.Module, layer: str) -> torch.nn.Module:
     """Return the submodule called ``layer`` (a ``named_modules`` name), or raise a clear error."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module to name its layers, got {type(model).__name__}")
     modules = dict(model.named_modules())
     if not isinstance(layer, str) or layer not in modules:
         sample = [n for n in modules if n][:12]

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .validation import check_choice
+from ..validation import check_choice
 
 
 def to_numpy_image(image, scale: str = "none") -> np.ndarray:
