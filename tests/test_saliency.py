@@ -1,6 +1,5 @@
 """Tests for lectures_lib.saliency: Captum as the reference, closed forms on hand-made models."""
 from collections import OrderedDict
-import time
 
 import pytest
 import torch
@@ -8,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lectures_lib import saliency as S
+from lectures_lib.plotting import saliency as P
 
 captum_attr = pytest.importorskip("captum.attr")
 
@@ -49,6 +49,7 @@ def images():
 
 # --------------------------------------------------------------------------- Captum references
 
+@pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
 def test_gradient_saliency_equals_captum_saliency_max_over_channels(images):
     model = tiny_cnn()
     target = torch.tensor([0, 3, 4])
@@ -76,19 +77,19 @@ def test_occlusion_equals_captum_occlusion_on_probabilities(images, window, stri
 def test_grad_cam_equals_captum_layer_grad_cam(images):
     model = tiny_cnn()
     target = torch.tensor([4, 0, 2])
-    ours = S.grad_cam(model, images, "relu2", target, upsample=False)
+    ours = S.grad_cam(model, images, target, layer="relu2", upsample=False)
     ref = captum_attr.LayerGradCam(model, model.relu2).attribute(images, target=target, relu_attributions=True)
     assert ours.shape == ref[:, 0].shape == (3, 9, 9)
     torch.testing.assert_close(ours, ref[:, 0])
-    up = S.grad_cam(model, images, "relu2", target)
+    up = S.grad_cam(model, images, target, layer="relu2")
     assert up.shape == (3, H, W)
     torch.testing.assert_close(up, F.interpolate(ref, size=(H, W), mode="bilinear", align_corners=False)[:, 0])
 
 
 def test_grad_cam_ignores_a_later_inplace_relu(images):
     """The hook keeps the layer's output; an in-place ReLU right after must not change it."""
-    conv2_out = S.grad_cam(tiny_cnn(inplace=False), images, "conv2", 1)
-    assert torch.equal(S.grad_cam(tiny_cnn(inplace=True), images, "conv2", 1), conv2_out)
+    conv2_out = S.grad_cam(tiny_cnn(inplace=False), images, 1, layer="conv2")
+    assert torch.equal(S.grad_cam(tiny_cnn(inplace=True), images, 1, layer="conv2"), conv2_out)
 
 
 def test_grad_cam_rejects_a_module_used_twice_and_removes_its_hook(images):
@@ -96,7 +97,7 @@ def test_grad_cam_rejects_a_module_used_twice_and_removes_its_hook(images):
     model = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 3, 3, padding=1), act=relu, conv2=nn.Conv2d(3, 3, 1),
                                       act2=relu, pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten()))
     with pytest.raises(ValueError, match="ran 2 times"):
-        S.grad_cam(model, images, "act", 0)
+        S.grad_cam(model, images, 0, layer="act")
     assert not relu._forward_hooks
 
 
@@ -125,7 +126,7 @@ def test_occlusion_probability_map_closed_form_with_overlapping_windows(images):
 
 def test_rise_closed_form_on_linear_model(images):
     model, x, n, p_keep = LinearProbability(), images[:2], 300, 0.4
-    sal = S.rise(model, x, n_masks=n, cells=3, p_keep=p_keep, batch_size=32, seed=5, progress=False)
+    sal = S.rise(model, x, n_masks=n, cells=3, p_keep=p_keep, batch_size=32, seed=5, all_classes=True, progress=False)
     masks = S.rise_masks(n, (H, W), cells=3, p_keep=p_keep, seed=5).view(n, -1)     # N x HW
     wx = (model.w * x).sum(dim=1).view(2, -1).detach()                              # B x HW
     p0 = model.a + wx @ masks.T                                                      # B x N: p0(x * m_n)
@@ -135,7 +136,8 @@ def test_rise_closed_form_on_linear_model(images):
     # p0 + p1 = 1, so the two class maps add up to the mean mask / p_keep
     torch.testing.assert_close(sal.sum(dim=1), (masks.mean(0) / p_keep).view(1, H, W).expand(2, -1, -1),
                                atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(S.rise(model, x, n, 3, p_keep, 32, 5, target=0, progress=False), sal[:, 0])
+    torch.testing.assert_close(S.rise(model, x, 0, n_masks=n, cells=3, p_keep=p_keep, batch_size=32, seed=5,
+                                       progress=False), sal[:, 0])
 
 
 def test_rise_of_a_constant_model_is_that_constant():
@@ -143,7 +145,7 @@ def test_rise_of_a_constant_model_is_that_constant():
     model = LinearProbability(a=0.7)
     with torch.no_grad():
         model.w.zero_()
-    sal = S.rise(model, torch.rand(1, 3, H, W), n_masks=4000, cells=4, p_keep=0.5, target=0, progress=False)
+    sal = S.rise(model, torch.rand(1, 3, H, W), 0, n_masks=4000, cells=4, p_keep=0.5, progress=False)
     assert (sal - 0.7).abs().max() < 0.05
 
 
@@ -161,15 +163,15 @@ def test_deletion_and_insertion_curves_closed_form_on_linear_model(images):
     contrib = (model.w * x).sum(dim=1).view(2, -1).detach()
     blurred = (model.w * S.blur(x)).sum(dim=1).view(2, -1).detach()
     n_steps = -(-H * W // step)
-    dele = S.causal_curve(model, x, sal, 0, "deletion", step, progress=False)
-    ins = S.causal_curve(model, x, sal, 0, "insertion", step, progress=False)
+    dele = S.causal_curve(model, x, sal, 0, mode="deletion", step=step, progress=False)
+    ins = S.causal_curve(model, x, sal, 0, mode="insertion", step=step, progress=False)
     assert dele.shape == ins.shape == (2, n_steps + 1)
     for k in range(n_steps + 1):
         gone = torch.zeros(2, H * W, dtype=torch.bool).scatter_(1, order[:, :k * step], True)
         torch.testing.assert_close(dele[:, k], model.a + (contrib * ~gone).sum(1))
         torch.testing.assert_close(ins[:, k], model.a + (contrib * gone).sum(1) + (blurred * ~gone).sum(1))
-    torch.testing.assert_close(S.deletion_auc(model, x, sal, 0, step, progress=False), S.auc(dele))
-    torch.testing.assert_close(S.insertion_auc(model, x, sal, 0, step, progress=False), S.auc(ins))
+    torch.testing.assert_close(S.deletion_auc(model, x, sal, 0, step=step, progress=False), S.auc(dele))
+    torch.testing.assert_close(S.insertion_auc(model, x, sal, 0, step=step, progress=False), S.auc(ins))
 
 
 def test_auc_is_the_trapezoid_rule():
@@ -183,13 +185,13 @@ def test_results_do_not_depend_on_batch_size(images):
     model = tiny_cnn()
     close = lambda a, b: torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)  # noqa: E731
     close(S.gradient_saliency(model, images, batch_size=1), S.gradient_saliency(model, images, batch_size=64))
-    close(S.grad_cam(model, images, "conv2", batch_size=2), S.grad_cam(model, images, "conv2", batch_size=64))
+    close(S.grad_cam(model, images, layer="conv2", batch_size=2), S.grad_cam(model, images, layer="conv2", batch_size=64))
     a = S.occlusion(model, images, window=4, stride=2, batch_size=7, progress=False)
     b = S.occlusion(model, images, window=4, stride=2, batch_size=64, progress=False)
     close(a.probability, b.probability)
     close(a.saliency, b.saliency)
-    close(S.rise(model, images, 50, 3, batch_size=3, progress=False),
-          S.rise(model, images, 50, 3, batch_size=64, progress=False))
+    close(S.rise(model, images, n_masks=50, cells=3, batch_size=3, progress=False),
+          S.rise(model, images, n_masks=50, cells=3, batch_size=64, progress=False))
     sal = torch.rand(3, H, W)
     close(S.causal_curve(model, images, sal, step=30, batch_size=5, progress=False),
           S.causal_curve(model, images, sal, step=30, batch_size=64, progress=False))
@@ -197,9 +199,9 @@ def test_results_do_not_depend_on_batch_size(images):
 
 def test_rise_same_seed_same_map_other_seed_other_map(images):
     model = tiny_cnn()
-    a = S.rise(model, images[:1], 40, 3, seed=7, target=0, progress=False)
-    assert torch.equal(a, S.rise(model, images[:1], 40, 3, seed=7, target=0, progress=False))
-    assert not torch.equal(a, S.rise(model, images[:1], 40, 3, seed=8, target=0, progress=False))
+    a = S.rise(model, images[:1], 0, n_masks=40, cells=3, seed=7, progress=False)
+    assert torch.equal(a, S.rise(model, images[:1], 0, n_masks=40, cells=3, seed=7, progress=False))
+    assert not torch.equal(a, S.rise(model, images[:1], 0, n_masks=40, cells=3, seed=8, progress=False))
 
 
 def test_default_target_is_the_predicted_class_and_model_mode_is_restored(images):
@@ -213,23 +215,28 @@ def test_default_target_is_the_predicted_class_and_model_mode_is_restored(images
 
 
 # --------------------------------------------------------------------------- bad input
+# (the full table is tests/bad_inputs_saliency.py; these check the exact wording of a few messages)
 
 @pytest.mark.parametrize("call,match", [
     (lambda m, x: S.gradient_saliency(m, x[0]), "x must have shape B x C x H x W"),
     (lambda m, x: S.occlusion(m, x * 2), r"x must hold values in \[0, 1\]"),
-    (lambda m, x: S.rise(m, x - 0.5, 10), r"x must hold values in \[0, 1\]"),
-    (lambda m, x: S.occlusion(m, x, window=H + 1), "window must fit in the image: window=19 > image size 18 x 18"),
+    (lambda m, x: S.rise(m, x - 0.5, n_masks=10), r"x must hold values in \[0, 1\]"),
+    (lambda m, x: S.occlusion(m, x, window=H + 1), "window must fit in the image: window=19 > image size 18"),
     (lambda m, x: S.occlusion(m, x, window=4, stride=5), "stride must be <= window so that every pixel is covered, got stride=5 > window=4"),
     (lambda m, x: S.rise(m, x, n_masks=0), "n_masks must be >= 1"),
-    (lambda m, x: S.rise(m, x, 10, p_keep=0), "p_keep must be > 0"),
-    (lambda m, x: S.rise(m, x, 10, cells=H + 1), "cells must be <= 18"),
-    (lambda m, x: S.grad_cam(m, x, "conv9"), "layer 'conv9' is not a module"),
+    (lambda m, x: S.rise(m, x, n_masks=10, p_keep=0), "p_keep must be > 0"),
+    (lambda m, x: S.rise(m, x, n_masks=10, p_keep=float("nan")), "p_keep must be a finite number"),
+    (lambda m, x: S.rise(m, x, n_masks=10, cells=H + 1), "cells must be <= 18"),
+    (lambda m, x: S.rise(m, x, 0, n_masks=10, all_classes=True), "target must be None with all_classes=True"),
+    (lambda m, x: S.grad_cam(m, x, layer="conv9"), "layer 'conv9' is not a module"),
     (lambda m, x: S.gradient_saliency(m, x, target=torch.tensor([0, 1])), r"target must have shape \(3,\)"),
     (lambda m, x: S.gradient_saliency(m, x, target=5), r"target must hold class indices in \[0, 5\)"),
     (lambda m, x: S.occlusion(m, x, target=9, window=4, stride=4, progress=False), r"target must hold class indices in \[0, 5\)"),
+    (lambda m, x: S.occlusion(m, x, window=4, stride=4, baseline=float("nan")), "baseline must be a finite number"),
     (lambda m, x: S.deletion_auc(m, x, torch.rand(3, H)), "saliency must be a tensor of shape"),
+    (lambda m, x: S.deletion_auc(m, x, torch.full((3, H, W), float("nan"))), "saliency must be finite"),
     (lambda m, x: S.causal_curve(m, x, torch.rand(3, H, W), mode="sideways"), "mode must be one of"),
-    (lambda m, x: S.overlay(x[0], torch.rand(4, 4)), "saliency must be an H x W tensor"),
+    (lambda m, x: P.overlay(x[0], torch.rand(4, 4)), "saliency must be an H x W tensor"),
 ])
 def test_bad_input_gets_a_clear_error(images, call, match):
     with pytest.raises(ValueError, match=match):
@@ -238,9 +245,16 @@ def test_bad_input_gets_a_clear_error(images, call, match):
 
 def test_rise_rejects_a_non_tensor_and_a_float_n_masks(images):
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
-        S.rise(tiny_cnn(), images.numpy(), 10)
+        S.rise(tiny_cnn(), images.numpy(), n_masks=10)
     with pytest.raises(TypeError, match="n_masks must be an int"):
-        S.rise(tiny_cnn(), images, 10.5)
+        S.rise(tiny_cnn(), images, n_masks=10.5)
+
+
+def test_grad_cam_with_the_layer_in_the_old_position_says_it_is_keyword_only(images):
+    with pytest.raises(TypeError, match="keyword-only argument: 'layer'"):
+        S.grad_cam(tiny_cnn(), images, "relu2")
+    with pytest.raises(TypeError, match="layer is keyword-only"):
+        S.grad_cam(tiny_cnn(), images, "relu2", layer="relu2")
 
 
 # --------------------------------------------------------------------------- sanity check
@@ -268,11 +282,96 @@ def test_randomize_layers_changes_only_the_named_layers_of_a_copy():
 def test_model_randomization_check_flags_a_map_that_ignores_the_model(images):
     methods = {"gradient": lambda m, x, t: S.gradient_saliency(m, x, t),
                "edge detector": lambda m, x, t: x.mean(dim=1)}  # the same map whatever the weights
-    res = S.model_randomization_check(tiny_cnn(), images, methods, ["fc", "conv2", "conv1"])
+    res = S.model_randomization_check(tiny_cnn(), images, methods=methods, layers=["fc", "conv2", "conv1"])
     assert res.correlation["edge detector"].shape == (3, 3)
     torch.testing.assert_close(res.correlation["edge detector"], torch.ones(3, 3))
     assert len(res.maps["gradient"]) == 4
     assert res.correlation["gradient"][-1].mean() < 0.9
+
+
+# --------------------------------------------------------------------------- the contract: dtypes, devices, targets
+
+METHODS = {
+    "gradient": lambda m, x, t=None: S.gradient_saliency(m, x, t, batch_size=2),
+    "grad_cam": lambda m, x, t=None: S.grad_cam(m, x, t, layer="conv2", batch_size=2),
+    "occlusion": lambda m, x, t=None: S.occlusion(m, x, t, window=6, stride=3, batch_size=5, progress=False).saliency,
+    "rise": lambda m, x, t=None: S.rise(m, x, t, n_masks=40, cells=3, batch_size=16, progress=False),
+}
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_method_works_in_the_models_dtype_and_returns_x_dtype(images, name, dtype):
+    method = METHODS[name]
+    reference = method(tiny_cnn(), images)
+    maps = method(tiny_cnn().to(dtype), images.to(dtype))
+    assert maps.shape == (3, H, W) and maps.dtype == dtype and maps.device == images.device
+    torch.testing.assert_close(maps.float(), reference, atol=1e-5, rtol=1e-4)
+    # float64 images with a float32 model work too (the images are cast), and come back in float64
+    mixed = method(tiny_cnn(), images.double())
+    assert mixed.dtype == torch.float64
+    torch.testing.assert_close(mixed.float(), reference, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_causal_metrics_and_all_classes_rise_in_both_dtypes(images, dtype):
+    model, x = tiny_cnn().to(dtype), images.to(dtype)
+    sal = torch.rand(3, H, W, generator=torch.Generator().manual_seed(0))
+    curve = S.causal_curve(model, x, sal.to(dtype), mode="insertion", step=40, progress=False)
+    auc = S.deletion_auc(model, x, sal, step=40, progress=False)
+    assert curve.dtype == auc.dtype == dtype and curve.shape == (3, -(-H * W // 40) + 1)
+    assert 0 <= float(auc.min()) and float(auc.max()) <= 1
+    every = S.rise(model, x, n_masks=20, cells=3, all_classes=True, progress=False)
+    assert every.shape == (3, 5, H, W) and every.dtype == dtype
+    res = S.occlusion(model, x, window=6, stride=6, progress=False)
+    assert all(t.dtype == dtype for t in res[:3])
+    assert S.rank_correlation(sal.to(dtype), sal.to(dtype)).dtype == dtype
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_target_none_is_the_predicted_class(images, name):
+    model = tiny_cnn()
+    predicted = model(images).argmax(1)
+    torch.testing.assert_close(METHODS[name](model, images), METHODS[name](model, images, predicted))
+
+
+def test_rise_all_classes_holds_each_class_map(images):
+    model = tiny_cnn()
+    every = S.rise(model, images, n_masks=30, cells=3, all_classes=True, progress=False)
+    torch.testing.assert_close(every[:, 2], S.rise(model, images, 2, n_masks=30, cells=3, progress=False))
+
+
+def test_methods_accept_a_plain_callable_model(images):
+    model = tiny_cnn()
+    fn = lambda x: model(x)  # noqa: E731
+    for name in ("gradient", "occlusion", "rise"):
+        torch.testing.assert_close(METHODS[name](fn, images), METHODS[name](model, images))
+    sal = torch.rand(3, H, W)
+    torch.testing.assert_close(S.deletion_auc(fn, images, sal, step=50, progress=False),
+                               S.deletion_auc(model, images, sal, step=50, progress=False))
+
+
+def test_occlusion_result_has_the_map_first(images):
+    res = S.occlusion(tiny_cnn(), images, window=6, stride=3, progress=False)
+    assert S.OcclusionResult._fields[0] == "saliency" and res[0].shape == (3, H, W)
+
+
+def test_occlusion_maps_precomputes_every_valid_pair(images):
+    model = tiny_cnn()
+    maps = S.occlusion_maps(model, images[:1], windows=(4, 8), strides=(2, 8), progress=False)
+    assert list(maps) == [(4, 2), (8, 2), (8, 8)]
+    torch.testing.assert_close(maps[8, 2].saliency, S.occlusion(model, images[:1], window=8, stride=2,
+                                                                progress=False).saliency)
+
+
+def test_randomize_layers_leaves_the_global_rng_alone():
+    model = tiny_cnn()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = S.randomize_layers(model, ["fc"], seed=4)
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(a.fc.weight, S.randomize_layers(tiny_cnn(), "fc", seed=4).fc.weight)
 
 
 # --------------------------------------------------------------------------- pictures and the widget
@@ -280,25 +379,22 @@ def test_model_randomization_check_flags_a_map_that_ignores_the_model(images):
 def test_overlay_and_compare_maps(images):
     import matplotlib.pyplot as plt
 
-    out = S.overlay(images[0], torch.rand(H, W))
+    out = P.overlay(images[0], torch.rand(H, W))
     assert out.shape == (H, W, 3) and out.min() >= 0 and out.max() <= 1
-    fig = S.compare_maps(images[:2], {"a": torch.rand(2, H, W), "b": torch.rand(2, H, W)})
+    fig = P.compare_maps(images[:2], {"a": torch.rand(2, H, W), "b": torch.rand(2, H, W).double()})
     assert len(fig.axes) == 6
     plt.close(fig)
 
 
-def test_occlusion_widget_redraws_quickly_from_precomputed_maps(images):
+def test_occlusion_widget_redraws_from_precomputed_maps(images):
     model = tiny_cnn()
-    box = S.occlusion_widget(model, images[0], windows=(4, 8), strides=(2, 4))
+    box = P.occlusion_widget(model, images[0], windows=(4, 8), strides=(2, 4), progress=False)
     assert set(box.results) == {(4, 2), (4, 4), (8, 2), (8, 4)}
-    picture, first = box.children[1], box.children[1].value
-    assert box.current == (4, 2) and len(first) > 100
-    t = time.perf_counter()
+    assert (box.state["window"], box.state["stride"]) == (4, 2) and box.renders == 1
     box.controls["window"].value = 8
-    assert time.perf_counter() - t < 0.5
-    assert box.current == (8, 2) and picture.value != first
-    second = picture.value
+    assert (box.state["window"], box.state["stride"]) == (8, 2) and box.renders == 2
     box.controls["stride"].value = 4
-    assert box.current == (8, 4) and picture.value != second
-    torch.testing.assert_close(box.results[(8, 4)].saliency,
+    assert box.state["result"] is box.results[(8, 4)]
+    torch.testing.assert_close(box.state["result"].saliency,
                                S.occlusion(model, images[:1], window=8, stride=4, progress=False).saliency)
+    assert len(box.output.outputs) == 1   # one picture, redrawn in place

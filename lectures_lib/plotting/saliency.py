@@ -1,0 +1,139 @@
+"""Lesson 04's pictures and widget: saliency maps over images, side-by-side comparisons, occlusion maps,
+the occluder widget. The maps themselves come from :mod:`lectures_lib.saliency`."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import ipywidgets as W
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .. import saliency
+from ..plumbing import resolve_target
+from ..validation import check_images, check_maps, check_range
+from ..widgets import InteractiveFigure
+from . import to_numpy_image
+
+__all__ = ["normalize_map", "overlay", "compare_maps", "occlusion_figure", "occlusion_widget"]
+
+
+def normalize_map(saliency_map: torch.Tensor) -> torch.Tensor:
+    """Scale an ``H x W`` (or ``B x H x W``, per map) saliency map to [0, 1] for display (float32)."""
+    if not isinstance(saliency_map, torch.Tensor) or saliency_map.dim() < 2 or not saliency_map.numel():
+        raise ValueError(f"saliency must be a non-empty H x W or B x H x W tensor, got "
+                         f"{getattr(saliency_map, 'shape', type(saliency_map).__name__)}")
+    s = saliency_map.detach().float()
+    if not torch.isfinite(s).all():
+        raise ValueError("saliency must be finite, got NaN or infinite values")
+    flat = s.reshape(-1, s.shape[-2] * s.shape[-1])
+    lo, hi = flat.min(dim=1, keepdim=True).values, flat.max(dim=1, keepdim=True).values
+    return ((flat - lo) / (hi - lo).clamp_min(1e-12)).view_as(s)
+
+
+def overlay(image: torch.Tensor, saliency_map: torch.Tensor, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """Blend a saliency map (``H x W``, any scale) in colour over an image (``C x H x W`` in [0, 1]).
+    Returns an ``H x W x 3`` numpy array in [0, 1], ready for ``plt.imshow``."""
+    check_images(image, "image", ndim=3)
+    check_range(alpha, "alpha", low=0.0, high=1.0)
+    if cmap not in matplotlib.colormaps:
+        raise ValueError(f"cmap must be a matplotlib colormap name, got {cmap!r}")
+    if not isinstance(saliency_map, torch.Tensor) or saliency_map.shape != image.shape[-2:]:
+        shape = tuple(saliency_map.shape) if isinstance(saliency_map, torch.Tensor) else type(saliency_map).__name__
+        raise ValueError(f"saliency must be an H x W tensor of shape {tuple(image.shape[-2:])}, got {shape}")
+    rgb = image.detach().float().expand(3, -1, -1).permute(1, 2, 0).cpu().numpy()
+    heat = matplotlib.colormaps[cmap](normalize_map(saliency_map).cpu().numpy())[..., :3]
+    return (1 - alpha) * rgb + alpha * heat
+
+
+def compare_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor], row_titles: Sequence[str] | None = None,
+                 alpha: float = 0.5, size: float = 2.4):
+    """Side-by-side figure: one row per image, the image then each method's map over it.
+
+    images: ``B x C x H x W`` in [0, 1]; maps: ``method name -> B x H x W``. Returns the Figure.
+    """
+    check_images(images, "images", min_batch=1)
+    if not isinstance(maps, Mapping) or not maps:
+        raise ValueError(f"maps must map method names to B x H x W maps, at least one, got {type(maps).__name__}")
+    for name, m in maps.items():
+        check_maps(m, images, name=f"maps[{name!r}]")
+    b, cols = images.shape[0], len(maps) + 1
+    if row_titles is not None and len(row_titles) != b:
+        raise ValueError(f"row_titles must have one title per image ({b}), got {len(row_titles)}")
+    fig, axes = plt.subplots(b, cols, figsize=(size * cols, size * b * images.shape[2] / images.shape[3]),
+                             squeeze=False)
+    for r in range(b):
+        axes[r, 0].imshow(to_numpy_image(images[r]), cmap="gray")
+        axes[r, 0].set_title(row_titles[r] if row_titles else "image", fontsize=9)
+        for c, (name, m) in enumerate(maps.items(), start=1):
+            axes[r, c].imshow(overlay(images[r], m[r], alpha))
+            axes[r, c].set_title(name, fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def occlusion_figure(image: torch.Tensor, result: saliency.OcclusionResult, index: int = 0,
+                     title: str | None = None, window: int | None = None, stride: int | None = None):
+    """Three panels for image ``index`` of an :class:`~lectures_lib.saliency.OcclusionResult`: the image
+    (``C x H x W``), the probability by occluder position, the mean probability drop over the image.
+    Returns the Figure."""
+    check_images(image, "image", ndim=3)
+    if not isinstance(result, saliency.OcclusionResult):
+        raise TypeError(f"result must be an OcclusionResult, got {type(result).__name__}")
+    check_range(index, "index", low=0, high=len(result.clean) - 1, integer=True)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    axes[0].imshow(to_numpy_image(image), cmap="gray")
+    axes[0].set_title(f"{title or 'target class'}: p = {float(result.clean[index]):.2f}", fontsize=9)
+    im = axes[1].imshow(result.probability[index].detach().cpu().float().numpy(), cmap="viridis", vmin=0, vmax=1)
+    size = f"\n(window {window}, stride {stride})" if window is not None else ""
+    axes[1].set_title(f"p(class) by occluder position{size}", fontsize=9)
+    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    axes[2].imshow(overlay(image, result.saliency[index]))
+    axes[2].set_title("mean probability drop per pixel", fontsize=9)
+    for ax in (axes[0], axes[2]):
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def occlusion_widget(model, image: torch.Tensor, target: int | None = None, *,
+                     windows: Sequence[int] = (16, 32, 64), strides: Sequence[int] = (8, 16, 32),
+                     baseline: float = 0.0, batch_size: int = 64, categories: Sequence[str] | None = None,
+                     progress: bool = True) -> InteractiveFigure:
+    """The lesson's occluder widget: pick a window size and a stride, see the map.
+
+    Every ``(window, stride)`` pair with ``stride <= window`` is computed up front
+    (:func:`lectures_lib.saliency.occlusion_maps`), so a change only redraws. ``image``: ``C x H x W`` in
+    [0, 1]. Returns an :class:`~lectures_lib.widgets.InteractiveFigure` whose ``.controls`` are
+    ``"window"`` and ``"stride"`` and whose ``.state`` is ``{"window", "stride", "result"}`` (``result``
+    the :class:`~lectures_lib.saliency.OcclusionResult` shown, None for a stride larger than the window);
+    ``.results`` holds every precomputed result by ``(window, stride)``.
+    """
+    check_images(image, "image", ndim=3)
+    target = int(resolve_target(model, image[None], target)[0])
+    results = saliency.occlusion_maps(model, image[None], target, windows=windows, strides=strides,
+                                      baseline=baseline, batch_size=batch_size, progress=progress)
+    categories = categories or getattr(model, "categories", None)
+    name = categories[target] if categories and target < len(categories) else f"class {target}"
+
+    def render(window: int, stride: int):
+        res = results.get((window, stride))
+        if res is None:
+            fig, ax = plt.subplots(figsize=(11, 1.2))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"stride {stride} > window {window}: some pixels are never covered",
+                    ha="center", va="center")
+        else:
+            fig = occlusion_figure(image, res, title=name, window=window, stride=stride)
+        return fig, {"window": window, "stride": stride, "result": res}
+
+    first = next(iter(results))
+    widget = InteractiveFigure(render, {
+        "window": W.Dropdown(options=sorted(set(windows)), value=first[0], description="window"),
+        "stride": W.Dropdown(options=sorted(set(strides)), value=first[1], description="stride"),
+    })
+    widget.results = results
+    return widget
