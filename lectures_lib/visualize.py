@@ -1,28 +1,32 @@
 """Lesson 03: what have ConvNets learned?
 
-The lecture's "basic visualisation techniques", each a short function of a model and images in [0, 1]:
+The lecture's "basic visualisation techniques", each a short function of a model and images in [0, 1].
+This module holds the math only; the figures and the widget are in :mod:`lectures_lib.plotting.visualize`.
 
-- :func:`plot_filters`: first-layer weights as pictures.
-- :func:`capture_activations`: the output of named layers (forward hooks that are always removed).
+- :func:`capture_activations` and :func:`activation_maps`: the output of named layers for some images.
+- :func:`collect_features`: one layer's activations over a whole dataset, in one streaming pass.
 - :func:`receptive_field` and :func:`top_activating_patches`: the image patches that excite a unit most.
-- :func:`nearest_neighbors` / :func:`plot_neighbors`: neighbours in feature space versus pixel space.
-- :func:`embed_tsne` / :func:`plot_embedding`: t-SNE maps of the features (van der Maaten and Hinton 2008),
-  with Karpathy's thumbnail grid.
+- :func:`nearest_neighbors` and :func:`neighbor_agreement`: neighbours in feature space versus pixel space.
+- :func:`embed_tsne` and :func:`grid_layout`: t-SNE maps of the features (van der Maaten and Hinton 2008),
+  snapped to Karpathy's thumbnail grid.
 - :func:`deconvnet` (Zeiler and Fergus, ECCV 2014) and :func:`guided_backprop` (Springenberg et al.,
-  ICLR 2015 workshop): a unit projected back to pixel space, by swapping the backward rule of every ReLU
-  inside the :class:`relu_rule` context.
-- :func:`activation_widget`: one image's activation map at a chosen layer and channel.
+  ICLR 2015 workshop): a class or a unit projected back to pixel space, by swapping the backward rule of
+  every ReLU inside the :class:`relu_rule` context; :func:`projection_image` and
+  :func:`project_top_patches` make them displayable.
 
-Layer names are ``model.named_modules()`` names (``"c1"`` for LeNet-5, ``"net._blocks.10"`` for
-EfficientNet-Lite0). A module called several times in one forward pass (EfficientNet's ``_swish``
-ReLU6 is) stands for its **last** call, as in Captum.
+Conventions (the course's contract): ``method(model, x, target=None, *, options)``; ``target=None`` is the
+model's predicted class (or, with a ``layer``, each image's most strongly activated channel); results come
+back on the device and in the dtype of ``x``; float32 and float64 models both work. Layer names are
+``model.named_modules()`` names (``"c1"`` for LeNet-5, ``"net._blocks.10"`` for EfficientNet-Lite0). A module
+called several times in one forward pass (EfficientNet's ``_swish`` ReLU6 is) stands for its **last** call,
+as in Captum.
 """
 from __future__ import annotations
 
-import contextlib
-import io
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -31,96 +35,107 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
-from tqdm.auto import tqdm
 
-from .train import model_device, batches, eval_mode
-from .validation import check_choice, check_images, check_range, get_module
+from .plumbing import (
+    count_items,
+    eval_mode,
+    hooks,
+    input_channels,
+    input_gradient,
+    layer_outputs,
+    model_device,
+    run_model,
+    stream_activations,
+)
+from .validation import (
+    check_choice,
+    check_features,
+    check_images,
+    check_labels,
+    check_model,
+    check_range,
+    get_module,
+)
 
-# --------------------------------------------------------------------------- running a model with hooks
+__all__ = [
+    "RULES",
+    "Neighbors",
+    "ReceptiveField",
+    "TopPatches",
+    "activation_maps",
+    "capture_activations",
+    "collect_features",
+    "deconvnet",
+    "embed_tsne",
+    "grid_layout",
+    "guided_backprop",
+    "nearest_neighbors",
+    "neighbor_agreement",
+    "project_top_patches",
+    "projection_image",
+    "receptive_field",
+    "relu_rule",
+    "top_activating_patches",
+]
 
 
-class _Stop(Exception):
-    """Raised by a hook to end a forward pass once every wanted layer has run."""
-
-
-def _run(model: nn.Module, x: torch.Tensor):
-    """``model(x)``, with an error naming ``x``'s shape instead of a deep torch trace when ``x`` does not fit."""
-    try:
-        return model(x)
-    except RuntimeError as err:
-        raise ValueError(f"the model cannot run on x of shape {tuple(x.shape)}; is it the image size the model "
-                         f"expects? ({type(err).__name__}: {str(err).splitlines()[0]})") from err
-
-
-def _in_channels(model: nn.Module) -> int | None:
-    """Channels of the model's input: those of its first convolution (None when it has none)."""
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return None if conv is None else conv.in_channels
-
+# --------------------------------------------------------------------------- activations
 
 def _layer_names(layers) -> list[str]:
-    names = [layers] if isinstance(layers, str) else list(layers)
+    names = [layers] if isinstance(layers, str) else list(layers) if isinstance(layers, (list, tuple)) else None
+    if names is None:
+        raise TypeError(f"layers must be a layer name or a list of names, got {type(layers).__name__}")
     if not names:
         raise ValueError("layers must name at least one layer")
     return names
 
 
-def _hooked_forward(model: nn.Module, layers: Sequence[str], x: torch.Tensor, keep_graph: bool = False,
-                    calls: dict[str, int] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """Run ``model(x)`` with a forward hook on each layer. Returns ``({layer: output of its last call},
-    {layer: number of calls})``; the hooks are removed whatever happens.
+def capture_activations(model: nn.Module, x: torch.Tensor, layers: str | Sequence[str]) -> dict[str, torch.Tensor]:
+    """The outputs of named layers for images ``x``, from one forward pass with hooks.
 
-    ``keep_graph=False``: each output is stored as a detached clone, so in-place operations later in the
-    network cannot change it. ``keep_graph=True``: the stored output stays in the autograd graph and the
-    hook hands a clone downstream (as Captum does), with the same effect. ``calls``: stop the forward
-    pass as soon as every layer has run that many times (the rest of the network is skipped).
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``B x C x H x W`` images in [0, 1] to logits.
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1] (any float dtype: the model's dtype is used inside).
+    layers : str or list of str
+        ``model.named_modules()`` names.
+
+    Returns
+    -------
+    dict
+        ``{layer: B x ...}`` (``B x K x h x w`` for a convolution), on the device and in the dtype of ``x``.
+        They are copies, so in-place ReLUs later in the network cannot change them. Runs in eval mode
+        without gradients; the hooks are removed and every module's train/eval flag restored, even after
+        an error.
     """
-    modules = {name: get_module(model, name) for name in layers}
-    outputs: dict[str, torch.Tensor] = {}
-    counts = dict.fromkeys(modules, 0)
-
-    def hook_for(name):
-        def hook(module, inputs, output):
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(f"layer {name!r} returns a {type(output).__name__}, not a tensor")
-            counts[name] += 1
-            outputs[name] = output if keep_graph else output.detach().clone()
-            if calls is not None and all(counts[n] >= calls[n] for n in counts):
-                raise _Stop
-            return output.clone() if keep_graph else None
-        return hook
-
-    handles = []
-    try:
-        for name, module in modules.items():
-            handles.append(module.register_forward_hook(hook_for(name)))
-        with contextlib.suppress(_Stop):
-            _run(model, x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    missing = [name for name, count in counts.items() if count == 0]
-    if missing:
-        raise ValueError(f"layer(s) {missing} did not run in the model's forward pass")
-    return outputs, counts
-
-
-def capture_activations(model: nn.Module, layers: str | Sequence[str], x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The outputs of ``layers`` (names from ``model.named_modules()``) for images ``x``.
-
-    x: ``B x C x H x W`` in [0, 1]. Returns ``{layer: B x ...}`` (e.g. ``B x K x h x w`` for a convolution),
-    detached clones, so in-place ReLUs later in the network cannot corrupt them. Runs in eval mode without
-    gradients; the hooks are removed and every module's train/eval mode is restored, even after an error.
-    """
-    check_images(x, "x", channels=_in_channels(model))
+    check_images(x, "x", channels=input_channels(model), min_batch=1)
     names = _layer_names(layers)
     with eval_mode(model), torch.no_grad():
-        outputs, _ = _hooked_forward(model, names, x.to(model_device(model)))
-    return outputs
+        outputs, _ = layer_outputs(model, x, names)
+    return {name: out.to(x.device, x.dtype) for name, out in outputs.items()}
 
 
-def _image_count(data) -> int:
-    return len(data[0]) if isinstance(data, (tuple, list)) else len(data)
+def activation_maps(model: nn.Module, x: torch.Tensor, layers: str | Sequence[str]) -> dict[str, torch.Tensor]:
+    """The precomputation behind the activation-map widget: every channel's map at each of ``layers`` for
+    all images ``x``, computed once (:func:`capture_activations`), refusing layers whose output is not a map.
+
+    Parameters
+    ----------
+    model, x, layers
+        As in :func:`capture_activations`.
+
+    Returns
+    -------
+    dict
+        ``{layer: B x K x h x w}`` on the device and in the dtype of ``x``.
+    """
+    acts = capture_activations(model, x, layers)
+    for name, a in acts.items():
+        if a.dim() != 4:
+            raise ValueError(f"layers: layer {name!r} gives {tuple(a.shape)} activations, not B x K x h x w maps")
+    return acts
 
 
 def _image_at(data, i: int) -> torch.Tensor:
@@ -132,55 +147,46 @@ def _image_at(data, i: int) -> torch.Tensor:
     return data[i][0]
 
 
-def _activation_batches(model: nn.Module, layers: Sequence[str], data, batch_size: int, progress: bool, desc: str):
-    """Yield ``(index of the batch's first image, {layer: activations})`` over ``data`` in eval mode.
-    The first batch counts each layer's calls; later batches stop the forward pass after the last one.
-    Batches go in channels-last layout, which runs convolutions about twice as fast on CPUs (the values
-    agree with the usual layout to float rounding)."""
-    dev, calls, start = model_device(model), None, 0
-    with eval_mode(model), torch.no_grad(), tqdm(total=_image_count(data), desc=desc, unit="img",
-                                              disable=not progress) as bar:
-        for xb, _ in batches(data, batch_size):
-            check_images(xb, "data", channels=_in_channels(model))
-            xb = xb.to(dev).contiguous(memory_format=torch.channels_last)
-            outputs, calls = _hooked_forward(model, layers, xb, calls=calls)
-            yield start, outputs
-            start += len(xb)
-            bar.update(len(xb))
+def _first_image(data) -> torch.Tensor:
+    """The first image of ``data``, after checking that there is one (its device and dtype are the results')."""
+    if count_items(data) == 0:
+        raise ValueError("data must hold at least one image, got none")
+    image = _image_at(data, 0)
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"data must hold image tensors, got {type(image).__name__}")
+    return image
 
 
-def collect_features(model: nn.Module, layer: str, data, batch_size: int = 64, flatten: bool = True,
+def collect_features(model: nn.Module, data, layer: str, *, batch_size: int = 64, flatten: bool = True,
                      progress: bool = True) -> torch.Tensor:
-    """The activations of ``layer`` for every image of ``data`` (a Dataset of ``(image, label)``, a tensor or
-    ``(x, y)``), in one batched pass: ``N x D`` on the CPU (``N x ...`` when ``flatten=False``).
-    The network after ``layer`` is not run."""
-    out = [acts[layer].cpu() for _, acts in _activation_batches(model, [layer], data, batch_size, progress,
-                                                                f"features {layer}")]
-    feats = torch.cat(out)
+    """The activations of ``layer`` for every image of ``data``, in one streaming pass
+    (:func:`lectures_lib.plumbing.stream_activations`; the network after ``layer`` is not run).
+
+    Parameters
+    ----------
+    model : nn.Module
+    data : Dataset of ``(image, label)``, tensor ``N x C x H x W`` or pair ``(x, y)``
+        Images in [0, 1].
+    layer : str
+        A ``named_modules`` name, e.g. the penultimate layer for neighbours and t-SNE.
+    batch_size : int, default 64
+    flatten : bool, default True
+        ``N x D`` features; False keeps each image's activation shape (``N x ...``).
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    Tensor
+        ``N x D`` (or ``N x ...``) on the device and in the dtype of the data's images.
+    """
+    check_range(batch_size, "batch_size", 1, integer=True)
+    ref = _first_image(data)
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be one layer name (a str), got {type(layer).__name__}")
+    feats = torch.cat([acts[layer].to(ref.device, ref.dtype)
+                       for _, acts in stream_activations(model, data, [layer], batch_size, progress, f"features {layer}")])
     return feats.flatten(1) if flatten else feats
-
-
-# --------------------------------------------------------------------------- first-layer filters
-
-def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale: bool = False,
-                 figsize: tuple[float, float] | None = None):
-    """First-layer filters as pictures: ``weight`` is ``K x C x k x k`` with C = 1 (grey) or 3 (RGB), or a
-    ``nn.Conv2d``. Each filter is scaled to its own range (``shared_scale=True``: one range for all, which
-    shows which filters are strong). Returns a matplotlib Figure."""
-    from .plotting import image_grid
-
-    if isinstance(weight, nn.Module):
-        weight = weight.weight
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 4:
-        raise ValueError(f"weight must be a K x C x k x k convolution weight, got "
-                         f"{tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__}")
-    if weight.shape[1] not in (1, 3):
-        raise ValueError(f"weight must have 1 or 3 input channels (first-layer filters), got shape "
-                         f"{tuple(weight.shape)}; pick channels, e.g. weight[:, :1]")
-    w = weight.detach().float().cpu()
-    grey = w.shape[1] == 1
-    return image_grid(w[:, 0] if grey else w, ncols=ncols, cmap="gray" if grey else None, figsize=figsize,
-                      scale="shared" if shared_scale else "each")
 
 
 # --------------------------------------------------------------------------- receptive fields
@@ -314,36 +320,54 @@ class _FieldTracer(TorchFunctionMode):
 
 
 def _default_image_shape(model: nn.Module) -> tuple[int, int, int]:
-    return (1, 28, 28) if _in_channels(model) == 1 else (3, 224, 224)
+    return (1, 28, 28) if input_channels(model) == 1 else (3, 224, 224)
 
 
-def receptive_field(model: nn.Module, layer: str, image_shape: Sequence[int] | None = None) -> ReceptiveField:
+def _check_image_shape(image_shape, model) -> tuple[int, int, int]:
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list, torch.Size)) else None
+    if shape is None or len(shape) != 3 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                                   and s >= 1 for s in shape):
+        raise ValueError(f"image_shape must be (C, H, W), three ints >= 1, got {image_shape!r}")
+    channels = input_channels(model)
+    if channels is not None and shape[0] != channels:
+        raise ValueError(f"image_shape must have {channels} channel(s) for this model, got {shape}")
+    return shape
+
+
+def receptive_field(model: nn.Module, layer: str, *, image_shape: Sequence[int] | None = None) -> ReceptiveField:
     """Receptive field size, jump (stride in input pixels) and start of the units of ``layer``.
 
-    Uses the layer arithmetic (references.md): per convolution or pooling of kernel k, stride s,
-    padding p, dilation d: ``jump_out = jump_in * s``, ``size_out = size_in + (k - 1) * d * jump_in``,
+    The layer arithmetic (references.md): per convolution or pooling of kernel k, stride s, padding p,
+    dilation d: ``jump_out = jump_in * s``, ``size_out = size_in + (k - 1) * d * jump_in``,
     ``start_out = start_in - p * jump_in``; explicit padding moves the start; where branches meet
-    (residual sums) the fields are united. The operations are read off one forward pass on a dummy image
-    of ``image_shape`` (default ``1 x 28 x 28`` for one-channel models, else ``3 x 224 x 224``), so
-    functional padding and TensorFlow-style "same" padding are followed too.
+    (residual sums) the fields are united. The operations are read off one forward pass on a grey dummy
+    image, so functional padding and TensorFlow-style "same" padding are followed too.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str
+        A ``named_modules`` name.
+    image_shape : (C, H, W), optional
+        The input size; default ``1 x 28 x 28`` for one-channel models, else ``3 x 224 x 224``.
+
+    Returns
+    -------
+    ReceptiveField
+        ``size``, ``jump``, ``start`` (rows, cols) in input pixels, the image and map sizes; ``box`` and
+        ``crop`` locate a unit's field.
     """
     module = get_module(model, layer)
-    shape = tuple(image_shape) if image_shape is not None else _default_image_shape(model)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"image_shape must be (C, H, W), got {shape}")
+    shape = _check_image_shape(image_shape, model) if image_shape is not None else _default_image_shape(model)
     x = torch.full((1, *shape), 0.5, device=model_device(model))
     tracer, seen = _FieldTracer(), {}
 
-    def hook(m, inputs, output):
+    def keep(_name, _module, _inputs, output):
         seen["field"], seen["shape"] = tracer.fields.get(output, UNKNOWN), tuple(output.shape)
 
-    handle = module.register_forward_hook(hook)
-    try:
-        with eval_mode(model), torch.no_grad(), tracer:
-            tracer.fields[x] = ((0, 1, 1), (0, 1, 1))
-            _run(model, x)
-    finally:
-        handle.remove()
+    with hooks({layer: module}, keep), eval_mode(model), torch.no_grad(), tracer:
+        tracer.fields[x] = ((0, 1, 1), (0, 1, 1))
+        run_model(model, x, "image_shape")
     fld, out_shape = seen.get("field", UNKNOWN), seen.get("shape", ())
     if fld == UNKNOWN:
         raise ValueError(f"cannot work out the receptive field of layer {layer!r}: an operation before it changes "
@@ -373,7 +397,7 @@ class TopPatches:
     data: Any = field(repr=False)
 
     def _row(self, unit: int) -> int:
-        if unit not in self.units:
+        if isinstance(unit, bool) or not isinstance(unit, numbers.Integral) or unit not in self.units:
             raise ValueError(f"unit {unit!r} was not searched; units searched: {self.units[:8]}"
                              + (" ..." if len(self.units) > 8 else ""))
         return self.units.index(unit)
@@ -384,13 +408,14 @@ class TopPatches:
 
     def patches(self, unit: int, fill: float = 0.5) -> torch.Tensor:
         """The ``k`` patches of ``unit``: ``k x C x h x w`` crops of the receptive fields from their images
-        (:meth:`ReceptiveField.crop`)."""
-        u = self._row(unit)
+        (:meth:`ReceptiveField.crop`), ``fill`` (in [0, 1]) where a field leaves its image."""
+        u, fill = self._row(unit), check_range(fill, "fill", 0, 1)
         return torch.stack([self.field.crop(_image_at(self.data, int(i)), int(r), int(c), fill)
                             for i, (r, c) in zip(self.image_index[u], self.position[u])])
 
     def strongest_units(self, n: int) -> list[int]:
         """The ``n`` units with the largest top activation."""
+        check_range(n, "n", 1, integer=True)
         order = torch.argsort(self.values[:, 0], descending=True, stable=True)[:n]
         return [self.units[int(i)] for i in order]
 
@@ -404,27 +429,51 @@ def _merge_top(best, new, k: int):
 
 
 def _check_units(unit, channels: int) -> list[int]:
-    units = list(range(channels)) if unit is None else [unit] if isinstance(unit, int) else list(unit)
+    if unit is None:
+        return list(range(channels))
+    units = list(unit.tolist() if isinstance(unit, torch.Tensor) else unit) if isinstance(
+        unit, (list, tuple, torch.Tensor)) else [unit]
+    if not units:
+        raise ValueError("unit must name at least one unit (or be None for all)")
     for u in units:
         check_range(u, "unit", 0, channels - 1, integer=True)
-    return units
+    return [int(u) for u in units]
 
 
-def top_activating_patches(model: nn.Module, layer: str | Sequence[str], unit: int | Sequence[int] | None,
-                           data, k: int = 9, batch_size: int = 64,
-                           progress: bool = True) -> TopPatches | dict[str, TopPatches]:
+def top_activating_patches(model: nn.Module, data, layer: str | Sequence[str], unit: int | Sequence[int] | None = None,
+                           *, k: int = 9, batch_size: int = 64, progress: bool = True) -> TopPatches | dict[str, TopPatches]:
     """The image patches that activate units of ``layer`` most (the lecture's "maximally activating patches").
 
-    One pass over ``data`` (a Dataset of ``(image, label)``, a tensor or ``(x, y)``; images in [0, 1]):
-    each batch's activations give every unit's strongest position per image, and a running top-``k`` over
-    batches keeps the ``k`` best images per unit. ``unit=None`` searches all units (channels) of the layer
-    at once; several layers (a list) are searched in the same pass and a dict is returned. The patches are
-    the hits' receptive fields (:func:`receptive_field`), cropped on demand by :meth:`TopPatches.patches`.
+    One streaming pass over ``data``: each batch's activations give every unit's strongest position per
+    image, and a running top-``k`` over batches keeps the ``k`` best images per unit (ties go to the earlier
+    image, so batching does not matter). The patches are the hits' receptive fields
+    (:func:`receptive_field`), cropped on demand by :meth:`TopPatches.patches`.
+
+    Parameters
+    ----------
+    model : nn.Module
+    data : Dataset of ``(image, label)``, tensor ``N x C x H x W`` or pair ``(x, y)``
+        Images in [0, 1].
+    layer : str or list of str
+        One layer, or several searched in the same pass.
+    unit : int, list of int or None, default None
+        Channels of the layer to search; None searches them all.
+    k : int, default 9
+        Hits kept per unit, ``1 <= k <= N``.
+    batch_size : int, default 64
+    progress : bool, default True
+
+    Returns
+    -------
+    TopPatches, or ``{layer: TopPatches}`` when ``layer`` is a list
+        Values on the device and in the dtype of the data's images.
     """
-    check_range(k, "k", 1, _image_count(data), integer=True)
+    ref = _first_image(data)
+    check_range(k, "k", 1, count_items(data), integer=True)
+    check_range(batch_size, "batch_size", 1, integer=True)
     names = _layer_names(layer)
     best, units, widths = {}, {}, {}
-    for start, outputs in _activation_batches(model, names, data, batch_size, progress, "top patches"):
+    for start, outputs in stream_activations(model, data, names, batch_size, progress, "top patches"):
         for name in names:
             acts = outputs[name]
             if name not in units:
@@ -432,12 +481,13 @@ def top_activating_patches(model: nn.Module, layer: str | Sequence[str], unit: i
             maps = acts[:, units[name]].flatten(2) if acts.dim() > 2 else acts[:, units[name], None]
             values, flat = maps.max(dim=2)               # B x U: each image's strongest position per unit
             index = torch.arange(start, start + len(acts), device=acts.device)[:, None].expand_as(values)
-            best[name] = _merge_top(best.get(name), (values.T.cpu(), index.T.cpu(), flat.T.cpu()), k)
-    shape, result = tuple(_image_at(data, 0).shape), {}
+            best[name] = _merge_top(best.get(name), (values.T, index.T, flat.T), k)
+    result = {}
     for name in names:
-        (values, index, flat), width = best[name], widths[name]
-        result[name] = TopPatches(name, units[name], values, index, torch.stack([flat // width, flat % width], -1),
-                                  receptive_field(model, name, shape), data)
+        (values, index, flat), width = (t.to(ref.device) for t in best[name]), widths[name]
+        result[name] = TopPatches(name, units[name], values.to(ref.dtype), index,
+                                  torch.stack([flat // width, flat % width], -1),
+                                  receptive_field(model, name, image_shape=tuple(ref.shape)), data)
     return result[names[0]] if isinstance(layer, str) else result
 
 
@@ -449,28 +499,58 @@ class Neighbors(NamedTuple):
     distances: torch.Tensor
 
 
-def _check_features(features, name: str = "features") -> torch.Tensor:
-    if isinstance(features, np.ndarray):
+def _as_features(features, name: str = "features", min_rows: int = 1) -> torch.Tensor:
+    """``features`` (a tensor or array ``N x D``; images ``N x C x H x W`` are flattened) as a checked
+    ``N x D`` tensor (:func:`~lectures_lib.validation.check_features`) with at least ``min_rows`` rows."""
+    if isinstance(features, np.ndarray) and features.dtype.kind in "fiu":
         features = torch.from_numpy(features)
-    if not isinstance(features, torch.Tensor) or features.dim() < 2 or len(features) < 2:
-        raise ValueError(f"{name} must be an N x D tensor (N >= 2; images are flattened), got "
-                         f"{tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__}")
-    return features.detach().flatten(1).float().cpu()
+    if isinstance(features, torch.Tensor) and features.dim() > 2:
+        features = features.flatten(1)
+    feats = check_features(features, name).detach()
+    if len(feats) < min_rows:
+        raise ValueError(f"{name} must have at least {min_rows} rows, got {len(feats)}")
+    return feats
 
 
-def nearest_neighbors(features: torch.Tensor, query_index: int | Sequence[int], k: int = 5,
+def _check_queries(query_index, n: int) -> tuple[torch.Tensor, bool]:
+    single = isinstance(query_index, (numbers.Integral, np.integer)) and not isinstance(query_index, bool)
+    raw = [query_index] if single else query_index
+    if isinstance(raw, torch.Tensor):
+        raw = raw.tolist() if raw.dim() == 1 and not raw.is_floating_point() and raw.dtype != torch.bool else None
+    ok = isinstance(raw, (list, tuple, range)) and len(raw) > 0 and all(
+        isinstance(q, (numbers.Integral, np.integer)) and not isinstance(q, bool) and 0 <= q < n for q in raw)
+    if not ok:
+        raise ValueError(f"query_index must be an index (or a non-empty list of indices) in [0, {n}), got {query_index!r}")
+    return torch.as_tensor([int(q) for q in raw], dtype=torch.long), single
+
+
+def nearest_neighbors(features: torch.Tensor, query_index: int | Sequence[int], *, k: int = 5,
                       metric: str = "euclidean") -> Neighbors:
-    """The ``k`` rows of ``features`` (``N x D``; images are flattened) nearest to row ``query_index``,
-    the query itself excluded. ``metric``: ``"euclidean"`` or ``"cosine"`` (1 - cosine similarity).
-    Ties go to the lower index."""
+    """The ``k`` rows of ``features`` nearest to row ``query_index``, the query itself excluded.
+
+    Parameters
+    ----------
+    features : Tensor or array ``N x D``
+        Finite features (``N >= 2``); images ``N x C x H x W`` are flattened (pixel space).
+    query_index : int or sequence of int
+        Row(s) in ``[0, N)``.
+    k : int, default 5
+        ``1 <= k <= N - 1``.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        ``"cosine"`` is 1 - cosine similarity.
+
+    Returns
+    -------
+    Neighbors
+        ``indices`` (int64) and ``distances`` (the dtype of ``features``), ``k`` for one query or
+        ``Q x k``, closest first; ties go to the lower index. On the device of ``features``.
+    """
     check_choice(metric, "metric", ("euclidean", "cosine"))
-    feats = _check_features(features)
+    feats = _as_features(features, min_rows=2)
     n = len(feats)
     check_range(k, "k", 1, n - 1, integer=True)
-    single = isinstance(query_index, (int, np.integer))
-    queries = torch.as_tensor([query_index] if single else query_index, dtype=torch.long)
-    if queries.dim() != 1 or len(queries) == 0 or queries.min() < 0 or queries.max() >= n:
-        raise ValueError(f"query_index must be an index (or indices) in [0, {n}), got {query_index!r}")
+    queries, single = _check_queries(query_index, n)
+    queries = queries.to(feats.device)
     if metric == "euclidean":
         dist = torch.cdist(feats[queries].double(), feats.double())
     else:
@@ -478,75 +558,101 @@ def nearest_neighbors(features: torch.Tensor, query_index: int | Sequence[int], 
         dist = 1 - unit[queries] @ unit.T
     dist[torch.arange(len(queries)), queries] = float("inf")       # not its own neighbour
     d, idx = torch.sort(dist, dim=1, stable=True)
-    d, idx = d[:, :k].float(), idx[:, :k]
+    d, idx = d[:, :k].to(feats.dtype), idx[:, :k]
     return Neighbors(idx[0], d[0]) if single else Neighbors(idx, d)
 
 
-def neighbor_agreement(features: torch.Tensor, labels: torch.Tensor, k: int = 5, metric: str = "euclidean",
+def neighbor_agreement(features: torch.Tensor, labels: torch.Tensor, *, k: int = 5, metric: str = "euclidean",
                        chunk: int = 512) -> float:
-    """Mean fraction of each row's ``k`` nearest neighbours (itself excluded) that share its label:
-    how well the feature space groups the classes (1.0 = neighbours always of the same class)."""
-    labels = torch.as_tensor(labels)
-    n = len(_check_features(features))
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) to match features, got {tuple(labels.shape)}")
-    same = [labels[nearest_neighbors(features, list(range(i, min(i + chunk, n))), k, metric).indices]
+    """How well a feature space groups the classes: the mean fraction of each row's ``k`` nearest
+    neighbours (itself excluded, :func:`nearest_neighbors`) that share its label.
+
+    Parameters
+    ----------
+    features : Tensor or array ``N x D`` (images are flattened)
+    labels : Tensor ``N`` of class indices
+    k, metric
+        As in :func:`nearest_neighbors`.
+    chunk : int, default 512
+        Queries per distance computation (memory ``chunk x N``).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1.0 = neighbours always of the same class.
+    """
+    feats = _as_features(features, min_rows=2)
+    n = len(feats)
+    labels = check_labels(labels, n, name="labels").to(feats.device)
+    check_range(chunk, "chunk", 1, integer=True)
+    same = [labels[nearest_neighbors(feats, list(range(i, min(i + chunk, n))), k=k, metric=metric).indices]
             == labels[i:i + chunk, None] for i in range(0, n, chunk)]
     return float(torch.cat(same).float().mean())
 
 
-def plot_neighbors(features: torch.Tensor, images: torch.Tensor, query_indices: Sequence[int], k: int = 6,
-                   metric: str = "euclidean", titles: Sequence[str] | None = None):
-    """For each query image, its ``k`` nearest neighbours in feature space (first row) and, for contrast,
-    in pixel space (second row: raw pixels compared with the same metric). ``images``: ``N x C x H x W``
-    in [0, 1], row ``i`` belonging to ``features[i]``; ``titles``: optional name per image. Returns a Figure."""
-    from .plotting import image_grid
-
-    check_images(images, "images")
-    if len(images) != len(_check_features(features)):
-        raise ValueError(f"images ({len(images)}) and features ({len(features)}) must have the same number of rows")
-    by_features = nearest_neighbors(features, list(query_indices), k, metric).indices
-    by_pixels = nearest_neighbors(images, list(query_indices), k, metric).indices
-    tiles, names = [], []
-    for q, feat_nn, pix_nn in zip(query_indices, by_features, by_pixels):
-        for space, row in (("features", feat_nn), ("pixels", pix_nn)):
-            tiles += [images[q]] + [images[int(i)] for i in row]
-            label = (lambda i: titles[i][:14]) if titles is not None else str
-            names += [f"query ({space})\n{label(q)}"] + [label(int(i)) for i in row]
-    cmap = "gray" if images.shape[1] == 1 else None
-    return image_grid(torch.stack(tiles), titles=names, ncols=k + 1, cmap=cmap)
-
-
 # --------------------------------------------------------------------------- t-SNE maps
 
-def embed_tsne(features: torch.Tensor, perplexity: float = 30.0, pca_dims: int = 50, seed: int = 0,
+def embed_tsne(features: torch.Tensor, *, perplexity: float = 30.0, pca_dims: int = 50, seed: int = 0,
                max_iter: int = 1000) -> np.ndarray:
-    """2-D t-SNE embedding (van der Maaten and Hinton 2008) of ``features`` (``N x D``): PCA to ``pca_dims``
+    """2-D t-SNE embedding (van der Maaten and Hinton, JMLR 2008) of ``features``: PCA to ``pca_dims``
     dimensions first (as is usual: less noise, faster), then scikit-learn's Barnes-Hut t-SNE with PCA
-    initialisation, seeded. Returns an ``N x 2`` float32 array."""
+    initialisation, seeded.
+
+    Parameters
+    ----------
+    features : Tensor or array ``N x D`` (images are flattened), finite
+    perplexity : float, default 30
+        The effective number of neighbours, ``0 < perplexity < N``.
+    pca_dims : int, default 50
+        At least 2.
+    seed : int, default 0
+    max_iter : int, default 1000
+        At least 250 (scikit-learn's minimum).
+
+    Returns
+    -------
+    ndarray
+        ``N x 2`` float32 coordinates.
+    """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    x = _check_features(features).double().numpy()
+    x = _as_features(features, min_rows=2).cpu().double().numpy()
     check_range(perplexity, "perplexity", 0, len(x) - 1, low_inclusive=False)
     check_range(pca_dims, "pca_dims", 2, integer=True)
+    check_range(seed, "seed", 0, 2**32 - 1, integer=True)
+    check_range(max_iter, "max_iter", 250, integer=True)
     if x.shape[1] > pca_dims:
-        x = PCA(pca_dims, random_state=seed).fit_transform(x)
+        x = PCA(min(pca_dims, len(x)), random_state=seed).fit_transform(x)
     tsne = TSNE(2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed, max_iter=max_iter)
     return tsne.fit_transform(x).astype(np.float32)
 
 
-def grid_layout(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Snap 2-D points to a ``rows x cols`` grid, one point per cell, keeping the layout: the assignment of
-    points to cells with the least total squared distance (points and cells both scaled to the unit square).
-    Returns each point's cell index (``row * cols + col``)."""
+def grid_layout(points, rows: int, cols: int) -> np.ndarray:
+    """Snap 2-D points to a ``rows x cols`` grid, one point per cell, keeping the layout (Karpathy's t-SNE
+    grid): the assignment of points to cells with the least total squared distance, points and cells both
+    scaled to the unit square (the Hungarian algorithm, scipy's ``linear_sum_assignment``).
+
+    Parameters
+    ----------
+    points : array or Tensor ``N x 2``, finite
+    rows, cols : int
+        ``rows * cols >= N``.
+
+    Returns
+    -------
+    ndarray
+        ``N`` cell indices (``row * cols + col``; row 0 at the top, as y points up in a scatter plot).
+    """
     from scipy.optimize import linear_sum_assignment
 
-    p = np.asarray(points, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 2:
+    p = _as_features(points, "points").cpu().double().numpy()
+    if p.shape[1] != 2:
         raise ValueError(f"points must be an N x 2 array, got shape {p.shape}")
+    check_range(rows, "rows", 1, integer=True)
+    check_range(cols, "cols", 1, integer=True)
     if rows * cols < len(p):
-        raise ValueError(f"a {rows} x {cols} grid has fewer cells than the {len(p)} points")
+        raise ValueError(f"rows x cols: a {rows} x {cols} grid has fewer cells than the {len(p)} points")
     p = (p - p.min(0)) / np.maximum(p.max(0) - p.min(0), 1e-12)
     cy, cx = np.meshgrid((np.arange(rows) + 0.5) / rows, (np.arange(cols) + 0.5) / cols, indexing="ij")
     cells = np.stack([cx.ravel(), 1 - cy.ravel()], 1)              # y up, as in a scatter plot
@@ -555,68 +661,9 @@ def grid_layout(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return cell[np.argsort(point)]
 
 
-def _thumbnails(images: torch.Tensor, size: int) -> np.ndarray:
-    """``N x size x size x 3`` uint8 thumbnails of ``N x C x H x W`` images in [0, 1]."""
-    small = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    small = small.expand(-1, 3, -1, -1) if small.shape[1] == 1 else small
-    return (small.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-
-
-def plot_embedding(points: np.ndarray, images: torch.Tensor | None = None, labels=None,
-                   classes: Sequence[str] | None = None, grid: tuple[int, int] | None = None,
-                   thumb: int = 28, ax=None, title: str | None = None):
-    """Draw a 2-D embedding (e.g. from :func:`embed_tsne`).
-
-    - ``labels`` only: a scatter plot coloured by class (``classes`` names them in the legend).
-    - ``images``: each image drawn as a ``thumb``-pixel thumbnail at its point.
-    - ``images`` and ``grid=(rows, cols)``: Karpathy's t-SNE grid, every image snapped to its own cell
-      (:func:`grid_layout`) so that nothing overlaps.
-    Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
-
-    pts = np.asarray(points, dtype=np.float32)
-    if pts.ndim != 2 or pts.shape[1] != 2:
-        raise ValueError(f"points must be an N x 2 array, got shape {pts.shape}")
-    if images is not None:
-        check_images(images, "images")
-        if len(images) != len(pts):
-            raise ValueError(f"images ({len(images)}) and points ({len(pts)}) must have the same length")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 9) if images is not None else (8, 7))
-    if images is not None and grid is not None:
-        rows, cols = grid
-        cell, thumbs = grid_layout(pts, rows, cols), _thumbnails(images, thumb)
-        canvas = np.full((rows * thumb, cols * thumb, 3), 255, np.uint8)
-        for c, t in zip(cell, thumbs):
-            r, q = divmod(int(c), cols)
-            canvas[r * thumb:(r + 1) * thumb, q * thumb:(q + 1) * thumb] = t
-        ax.imshow(canvas)
-    elif images is not None:
-        ax.scatter(pts[:, 0], pts[:, 1], s=0)
-        for (px, py), t in zip(pts, _thumbnails(images, thumb)):
-            ax.add_artist(AnnotationBbox(OffsetImage(t, zoom=1.0), (px, py), frameon=False, pad=0))
-    else:
-        if labels is None:
-            raise ValueError("plot_embedding needs labels (to colour the points) or images (to draw them)")
-        lab = np.asarray(torch.as_tensor(labels))
-        if lab.shape != (len(pts),):
-            raise ValueError(f"labels must have shape ({len(pts)},), got {lab.shape}")
-        for c in np.unique(lab):
-            name = classes[int(c)] if classes is not None else str(c)
-            ax.scatter(*pts[lab == c].T, s=4, alpha=0.7, label=name, color=plt.cm.tab10(int(c) % 10))
-        ax.legend(markerscale=4, fontsize=8, loc="best")
-    ax.set_xticks([]), ax.set_yticks([])
-    if title:
-        ax.set_title(title)
-    return ax.figure
-
-
 # --------------------------------------------------------------------------- deconvnet and guided backprop
 
 RULES = ("deconvnet", "guided")
-
 
 class _RuleReLU(torch.autograd.Function):
     """ReLU (``upper=None``) or ReLU6 (``upper=6``) whose backward pass follows a visualisation rule.
@@ -683,168 +730,197 @@ class relu_rule(TorchFunctionMode):
         return _RuleReLU.apply(x, upper, inplace, self.rule)
 
 
-def _unit_seed(acts: torch.Tensor, unit, position=None, name: str = "unit") -> torch.Tensor:
-    """The backward seed that selects one unit per image: 1 at ``(b, unit, row, col)``, 0 elsewhere. For a
-    ``B x K x h x w`` map the position is the unit's strongest activation in image ``b`` unless ``position``
-    (``(row, col)`` or ``B x 2``) is given; a ``B x K`` output (logits) needs none."""
-    b, channels = acts.shape[:2]
-    if isinstance(unit, torch.Tensor) and unit.dim() == 1:
-        if len(unit) != b or unit.is_floating_point():
-            raise ValueError(f"{name} must be an int or {b} integer indices, got shape {tuple(unit.shape)}")
-        for u in unit.tolist():
-            check_range(u, name, 0, channels - 1, integer=True)
-        units = unit.long().to(acts.device)
-    else:
-        check_range(int(unit) if isinstance(unit, torch.Tensor) else unit, name, 0, channels - 1, integer=True)
-        units = torch.full((b,), int(unit), dtype=torch.long, device=acts.device)
+
+
+def _check_position(position, n: int) -> torch.Tensor:
+    """``position`` (``(row, col)`` for every image, or ``B x 2``) as a ``B x 2`` int64 tensor."""
+    try:
+        pos = torch.as_tensor(position)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"position must be (row, col) or B x 2 integer indices, got {position!r}") from err
+    if pos.is_floating_point() or pos.is_complex() or pos.dtype == torch.bool or tuple(pos.shape) not in ((2,), (n, 2)):
+        raise ValueError(f"position must be (row, col) or {n} x 2 integer indices, got {position!r}")
+    if (pos < 0).any():
+        raise ValueError(f"position must hold indices >= 0, got {position!r}")
+    return pos.long().reshape(-1, 2).expand(n, 2)
+
+
+def _unit_value(acts: torch.Tensor, channel: torch.Tensor | None, position: torch.Tensor | None,
+                layer: str | None) -> torch.Tensor:
+    """The sum over images of one unit per image: for logits ``B x K``, entry ``channel`` (None: the
+    largest, i.e. the predicted class); for maps ``B x K x h x w``, channel ``channel`` (None: the one with
+    the strongest activation in that image) at ``position`` (None: where that channel is strongest)."""
+    b, k = acts.shape[:2]
+    what = "a class index" if layer is None else f"a channel index of layer {layer!r}"
+    if acts.dim() not in (2, 4):
+        raise ValueError(f"{'the model must return B x K logits' if layer is None else f'layer {layer!r} must give B x K or B x K x h x w activations'}, "
+                         f"got shape {tuple(acts.shape)}")
     rows = torch.arange(b, device=acts.device)
-    seed = torch.zeros_like(acts)
+    strength = acts.detach().flatten(2).amax(dim=2) if acts.dim() == 4 else acts.detach()
+    if channel is None:
+        channel = strength.argmax(dim=1)
+    elif channel.numel() and channel.max() >= k:
+        raise ValueError(f"target must be {what} in [0, {k}), got {int(channel.max())}")
+    channel = channel.to(acts.device)
     if acts.dim() == 2:
-        seed[rows, units] = 1
-        return seed
-    maps = acts.detach()[rows, units].flatten(1)                 # B x (h * w)
+        if position is not None:
+            raise ValueError(f"position needs a layer with B x K x h x w maps; {layer or 'the logits'} "
+                             f"give shape {tuple(acts.shape)}")
+        return acts[rows, channel].sum()
+    h, w = acts.shape[-2:]
+    maps = acts[rows, channel].flatten(1)                          # B x (h * w)
     if position is None:
-        flat = maps.argmax(dim=1)
+        flat = maps.detach().argmax(dim=1)
     else:
-        pos = torch.as_tensor(position, dtype=torch.long, device=acts.device).reshape(-1, 2).expand(b, 2)
-        h, w = acts.shape[-2:]
-        if (pos < 0).any() or (pos[:, 0] >= h).any() or (pos[:, 1] >= w).any():
-            raise ValueError(f"position must be (row, col) inside the {h} x {w} map, got {position!r}")
-        flat = pos[:, 0] * w + pos[:, 1]
-    seed.view(b, channels, -1)[rows, units, flat] = 1
-    return seed
+        position = position.to(acts.device)
+        if (position[:, 0] >= h).any() or (position[:, 1] >= w).any():
+            raise ValueError(f"position must be (row, col) inside the {h} x {w} map of layer {layer!r}, "
+                             f"got rows up to {int(position[:, 0].max())}, cols up to {int(position[:, 1].max())}")
+        flat = position[:, 0] * w + position[:, 1]
+    return maps.gather(1, flat[:, None]).sum()
 
 
-def _project(model: nn.Module, x: torch.Tensor, layer: str | None, unit, rule: str, position=None,
-             name: str = "unit") -> torch.Tensor:
-    """Gradient of one unit per image (or of a logit when ``layer`` is None) w.r.t. ``x``, every ReLU's
-    backward replaced by ``rule``. Max-pooling keeps its switches (autograd routes to the argmax) and
+def _project(model: nn.Module, x: torch.Tensor, target, layer: str | None, position, rule: str,
+             batch_size: int) -> torch.Tensor:
+    """Gradient of one unit per image (:func:`_unit_value`) w.r.t. ``x``, every ReLU's backward replaced
+    by ``rule`` (:class:`relu_rule`). Max-pooling keeps its switches (autograd routes to the argmax) and
     convolutions go back through their transposes, as in Zeiler and Fergus's deconvnet."""
-    check_images(x, "x", channels=_in_channels(model))
-    if layer is not None:
+    check_model(model)
+    check_images(x, "x", channels=input_channels(model), min_batch=1)
+    check_range(batch_size, "batch_size", 1, integer=True)
+    n = x.shape[0]
+    channel = None if target is None else check_labels(target, n, name="target")
+    if layer is None:
+        if position is not None:
+            raise ValueError("position needs a layer: with layer=None a class logit is projected")
+        forward = model
+    else:
         get_module(model, layer)
-    x = x.detach().to(model_device(model)).requires_grad_(True)
-    with eval_mode(model), torch.enable_grad(), relu_rule(rule):
-        acts = _run(model, x) if layer is None else _hooked_forward(model, [layer], x, keep_graph=True)[0][layer]
-        if layer is None and acts.dim() != 2:
-            raise ValueError(f"the model must return B x K logits, got shape {tuple(acts.shape)}")
-        (grad,) = torch.autograd.grad(acts, x, _unit_seed(acts, unit, position, name))
-    return grad.detach()
+        position = None if position is None else _check_position(position, n)
+
+        def forward(xb):
+            return layer_outputs(model, xb, [layer], keep_graph=True)[0][layer]
+
+    def objective(acts, rows):
+        return _unit_value(acts, None if channel is None else channel[rows.cpu()],
+                           None if position is None else position[rows.cpu()], layer)
+
+    with eval_mode(model), relu_rule(rule):
+        return input_gradient(forward, x, objective, torch.arange(n, device=x.device), batch_size=batch_size)
 
 
-def deconvnet(model: nn.Module, x: torch.Tensor, layer: str | None, unit, position=None) -> torch.Tensor:
-    """Zeiler and Fergus's deconvnet projection (ECCV 2014) of a unit back to pixel space.
+def deconvnet(model: nn.Module, x: torch.Tensor, target=None, *, layer: str | None = None, position=None,
+              batch_size: int = 32) -> torch.Tensor:
+    """Zeiler and Fergus's deconvnet projection ("Visualizing and understanding convolutional networks",
+    ECCV 2014): a class or a unit projected back to pixel space.
 
-    x: ``B x C x H x W`` in [0, 1]. ``layer``/``unit``: a channel of a named layer, projected from its
-    strongest activation in each image (or from ``position``, ``(row, col)`` or ``B x 2``); with
-    ``layer=None``, ``unit`` is a class (int or ``B`` indices) and its logit is projected, as in
-    Captum's ``Deconvolution``. Going down, every ReLU rectifies the signal (``relu(g)``, ignoring the
-    forward pass), max-pooling uses the forward switches and convolutions their transposed filters.
-    Returns ``B x C x H x W`` (any scale; :func:`projection_image` makes it displayable).
+    Going down, every ReLU rectifies the signal (``relu(g)``, ignoring the forward pass), max-pooling
+    uses the forward switches and convolutions their transposed filters: the gradient of the unit, with
+    each ReLU's backward replaced (:class:`relu_rule`). Equals Captum's ``Deconvolution`` and
+    ``NeuronDeconvolution``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor ``B x C x H x W`` in [0, 1]
+    target : int, sequence or Tensor of ``B`` ints, or None
+        Without ``layer``: the class whose logit is projected (None: the predicted class). With ``layer``:
+        a channel of that layer (None: each image's most strongly activated channel, the one whose maximum
+        over positions is largest).
+    layer : str, optional
+        A ``named_modules`` name; the channel is projected from its strongest position in each image.
+    position : (row, col) or ``B x 2`` ints, optional
+        With ``layer``: project from this position of the map instead.
+    batch_size : int, default 32
+        Images per forward and backward pass.
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W``, any scale (:func:`projection_image` makes it displayable), on the device and
+        in the dtype of ``x``.
     """
-    return _project(model, x, layer, unit, "deconvnet", position)
+    return _project(model, x, target, layer, position, "deconvnet", batch_size)
 
 
-def guided_backprop(model: nn.Module, x: torch.Tensor, target, layer: str | None = None,
-                    position=None) -> torch.Tensor:
-    """Guided backpropagation (Springenberg et al., "Striving for simplicity", ICLR 2015 workshop).
+def guided_backprop(model: nn.Module, x: torch.Tensor, target=None, *, layer: str | None = None, position=None,
+                    batch_size: int = 32) -> torch.Tensor:
+    """Guided backpropagation (Springenberg et al., "Striving for simplicity: the all convolutional net",
+    ICLR 2015 workshop).
 
-    The gradient of class ``target``'s logit (int or ``B`` indices) with respect to ``x`` (``B x C x H x W``
-    in [0, 1]), where every ReLU passes back only positive signals through units that were active:
-    ``relu(g) * (x > 0)`` (ReLU6: ``0 < x < 6``). With ``layer`` given, ``target`` is a channel of that
-    layer, projected from its strongest activation (or ``position``), like :func:`deconvnet`.
-    Returns ``B x C x H x W``.
+    The gradient of a class logit (or a unit) with respect to ``x``, where every ReLU passes back only
+    positive signals through units that were active: ``relu(g) * (x > 0)`` (ReLU6: ``0 < x < 6``).
+    Equals Captum's ``GuidedBackprop`` and ``NeuronGuidedBackprop``.
+
+    Parameters
+    ----------
+    model, x, target, layer, position, batch_size
+        As in :func:`deconvnet`: ``target=None`` is the predicted class, or with ``layer`` each image's
+        most strongly activated channel.
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W`` on the device and in the dtype of ``x``.
     """
-    return _project(model, x, layer, target, "guided", position, name="target")
+    return _project(model, x, target, layer, position, "guided", batch_size)
 
 
-def projection_image(grad: torch.Tensor, percentile: float = 99.5) -> torch.Tensor:
-    """A projection (``B x C x H x W`` or ``C x H x W``) as images in [0, 1], grey = 0:
-    ``0.5 + 0.5 * g / s`` clipped, per image, with ``s`` the ``percentile`` of the non-zero ``|g|`` (100: the
-    maximum; a little lower keeps a few extreme pixels from turning the rest grey)."""
+def projection_image(grad: torch.Tensor, *, percentile: float = 99.5) -> torch.Tensor:
+    """A projection as images in [0, 1], grey = 0: ``0.5 + 0.5 * g / s`` clipped, per image, with ``s`` the
+    ``percentile`` of the non-zero ``|g|`` (100: the maximum; a little lower keeps a few extreme pixels from
+    turning the rest grey).
+
+    Parameters
+    ----------
+    grad : Tensor ``B x C x H x W`` or ``C x H x W``, finite
+    percentile : float in (0, 100], default 99.5
+
+    Returns
+    -------
+    Tensor
+        Same shape, device and dtype as ``grad``, values in [0, 1].
+    """
     check_range(percentile, "percentile", 0, 100, low_inclusive=False)
-    g = grad.detach().float()
+    if not isinstance(grad, torch.Tensor) or grad.dim() not in (3, 4) or not grad.is_floating_point():
+        raise ValueError(f"grad must be a float tensor B x C x H x W or C x H x W, got "
+                         f"{tuple(grad.shape) if isinstance(grad, torch.Tensor) else type(grad).__name__}")
+    if not torch.isfinite(grad).all():
+        raise ValueError("grad must be finite, got NaN or infinite values")
+    g = grad.detach()
     flat = g.reshape(g.shape[0] if g.dim() == 4 else 1, -1)
     scale = torch.stack([torch.quantile(a[a > 0], percentile / 100) if (a > 0).any() else a.new_ones(())
                          for a in flat.abs()])
     return (0.5 + 0.5 * flat / scale[:, None]).clamp(0, 1).reshape(g.shape)
 
 
-def project_top_patches(model: nn.Module, top: TopPatches, unit: int, method: str = "deconvnet",
+def project_top_patches(model: nn.Module, top: TopPatches, unit: int, *, method: str = "deconvnet",
                         fill: float = 0.5) -> torch.Tensor:
-    """For each of ``unit``'s top hits (``top`` from :func:`top_activating_patches`), the hit projected back
-    to pixel space with ``method`` (``"deconvnet"`` or ``"guided"``) and cropped to its receptive field:
-    ``k x C x size x size`` in [0, 1], beside ``top.patches(unit)``."""
+    """Each of a unit's top hits projected back to pixel space and cropped to its receptive field, to show
+    beside ``top.patches(unit)`` (Zeiler and Fergus's figure 2).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model ``top`` was computed with.
+    top : TopPatches
+        From :func:`top_activating_patches`.
+    unit : int
+        One of ``top.units``.
+    method : {"deconvnet", "guided"}, default "deconvnet"
+    fill : float in [0, 1], default 0.5
+        Where a field leaves its image.
+
+    Returns
+    -------
+    Tensor
+        ``k x C x h x w`` in [0, 1] (:func:`projection_image`), on the device and in the dtype of the images.
+    """
     check_choice(method, "method", RULES)
-    u = top._row(unit)
+    if not isinstance(top, TopPatches):
+        raise TypeError(f"top must be the TopPatches of top_activating_patches, got {type(top).__name__}")
+    u, fill = top._row(unit), check_range(fill, "fill", 0, 1)
     images = torch.stack([_image_at(top.data, int(i)) for i in top.image_index[u]])
-    grads = _project(model, images, top.layer, unit, method, position=top.position[u])
-    shown = projection_image(grads).cpu()
+    grads = _project(model, images, unit, top.layer, top.position[u], method, 32)
+    shown = projection_image(grads)
     return torch.stack([top.field.crop(img, int(r), int(c), fill) for img, (r, c) in zip(shown, top.position[u])])
-
-
-# --------------------------------------------------------------------------- activation-map widget
-
-def _to_rgb(image: torch.Tensor) -> np.ndarray:
-    img = image.detach().float().cpu().clamp(0, 1)
-    img = img.expand(3, -1, -1) if img.shape[0] == 1 else img
-    return (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-def activation_panel(image: torch.Tensor, amap: torch.Tensor, vmin: float, vmax: float, cmap: str = "viridis") -> bytes:
-    """PNG bytes: the image (``C x H x W``) beside one activation map (``h x w``, shown nearest-neighbour
-    upsampled to the image size, colours from ``vmin`` to ``vmax``)."""
-    from matplotlib import colormaps
-    from PIL import Image
-
-    rgb = _to_rgb(image)
-    norm = ((amap.detach().float().cpu().numpy() - vmin) / max(vmax - vmin, 1e-12)).clip(0, 1)
-    coloured = (colormaps[cmap](norm)[..., :3] * 255).round().astype(np.uint8)
-    coloured = np.asarray(Image.fromarray(coloured).resize(rgb.shape[1::-1], Image.NEAREST))
-    gap = np.full((rgb.shape[0], 4, 3), 255, np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(np.concatenate([rgb, gap, coloured], axis=1)).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def activation_widget(model: nn.Module, images: torch.Tensor, layers: Sequence[str], image_titles: Sequence[str] | None = None):
-    """An ipywidgets box: pick a layer, a channel and an image; see that channel's activation map beside the image.
-
-    The activations of all ``images`` (``B x C x H x W`` in [0, 1]) at all ``layers`` are computed once
-    here, so each change only redraws a small PNG (well under 0.5 s). Colours span the channel's range over
-    all the images, so a weak response looks weak. The box has ``.controls`` (``{"layer", "channel",
-    "image"}`` widgets that code can set) and ``.view`` (the ``ipywidgets.Image``)."""
-    import ipywidgets as widgets
-
-    check_images(images, "images", channels=_in_channels(model))
-    names = _layer_names(layers)
-    acts = {name: a.cpu() for name, a in capture_activations(model, names, images).items()}
-    for name, a in acts.items():
-        if a.dim() != 4:
-            raise ValueError(f"layer {name!r} gives {tuple(a.shape)} activations, not B x K x h x w maps")
-    images = images.detach().cpu()
-    titles = list(image_titles) if image_titles is not None else [f"image {i}" for i in range(len(images))]
-    layer = widgets.Dropdown(options=names, value=names[0], description="layer")
-    channel = widgets.IntSlider(value=0, min=0, max=acts[names[0]].shape[1] - 1, description="channel",
-                                continuous_update=True)
-    image = widgets.Dropdown(options=[(t, i) for i, t in enumerate(titles)], value=0, description="image")
-    view, info = widgets.Image(format="png"), widgets.Label()
-
-    def redraw(_=None):
-        a = acts[layer.value]
-        maps = a[:, channel.value]
-        view.value = activation_panel(images[image.value], maps[image.value], float(maps.min()), float(maps.max()))
-        info.value = (f"{layer.value}: {a.shape[1]} channels of {a.shape[2]} x {a.shape[3]}; channel {channel.value}, "
-                      f"max here {float(maps[image.value].max()):.3g} (over all images {float(maps.max()):.3g})")
-
-    def new_layer(_):
-        channel.max = acts[layer.value].shape[1] - 1      # (may clamp the channel, which redraws too)
-        redraw()
-
-    layer.observe(new_layer, names="value")
-    channel.observe(redraw, names="value")
-    image.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([layer, channel, image]), view, info])
-    box.controls, box.view, box.info = {"layer": layer, "channel": channel, "image": image}, view, info
-    return box

@@ -1,8 +1,6 @@
 """Tests for lectures_lib.visualize: Captum and scikit-learn as references, autograd as the judge of
 receptive fields, tiny hand-made nets (in-place and reused ReLUs, functional padding, "same" padding)."""
 import copy
-import time
-import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -11,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lectures_lib import models
+from lectures_lib import models, plumbing
 from lectures_lib import visualize as V
+from lectures_lib.plotting import visualize as PV
 
 captum_attr = pytest.importorskip("captum.attr")
 pytestmark = [pytest.mark.filterwarnings("ignore:Setting backward hooks"),
@@ -59,7 +58,7 @@ VARIANTS = [(False, False), (True, False), (False, True), (True, True)]  # (inpl
 @pytest.mark.parametrize("inplace,reuse", VARIANTS)
 def test_capture_activations_equals_captum_layer_activation(x, inplace, reuse):
     net = SmallNet(inplace, reuse).eval()
-    ours = V.capture_activations(net, ["c1", "a1", "pool", "c2", "fc"], x)
+    ours = V.capture_activations(net, x, ["c1", "a1", "pool", "c2", "fc"])
     for name in ours:
         ref = captum_attr.LayerActivation(net, net.get_submodule(name)).attribute(x)
         assert torch.equal(ours[name], ref), name
@@ -72,7 +71,7 @@ def test_capture_restores_each_modules_mode_and_removes_hooks_after_an_error(x):
     net = SmallNet()
     net.train()
     net.c2.eval()                                        # a mixed state must come back as it was
-    V.capture_activations(net, "c2", x)
+    V.capture_activations(net, x, "c2")
     assert net.training and net.c1.training and not net.c2.training
 
     class Boom(nn.Module):
@@ -81,44 +80,44 @@ def test_capture_restores_each_modules_mode_and_removes_hooks_after_an_error(x):
 
     broken = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 2, 3), relu=nn.ReLU(), boom=Boom())).train()
     with pytest.raises(KeyError):
-        V.capture_activations(broken, ["conv", "relu"], x)
+        V.capture_activations(broken, x, ["conv", "relu"])
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in broken.modules())
     assert broken.training and broken.conv.training
     with pytest.raises(KeyError):
-        V.deconvnet(broken, x, "conv", 0)
+        V.deconvnet(broken, x, 0, layer="conv")
     assert all(not m._forward_hooks for m in broken.modules())
 
 
 def test_bad_input_gets_a_clear_error(x):
     net = SmallNet().eval()
     with pytest.raises(ValueError, match="layer 'nope' is not a module"):
-        V.capture_activations(net, ["nope"], x)
+        V.capture_activations(net, x, ["nope"])
     with pytest.raises(ValueError, match="x must have 3 channel"):
-        V.capture_activations(net, "c1", torch.rand(2, 1, 16, 16))
+        V.capture_activations(net, torch.rand(2, 1, 16, 16), "c1")
     with pytest.raises(ValueError, match=r"x must have shape B x C x H x W"):
-        V.capture_activations(net, "c1", torch.rand(3, 16, 16))
+        V.capture_activations(net, torch.rand(3, 16, 16), "c1")
     with pytest.raises(ValueError, match=r"cannot run on x of shape \(2, 3, 20, 20\)"):
-        V.capture_activations(net, "fc", torch.rand(2, 3, 20, 20))
+        V.capture_activations(net, torch.rand(2, 3, 20, 20), "fc")
     with pytest.raises(ValueError, match="x must hold values in"):
         V.guided_backprop(net, x * 3, 0)
-    with pytest.raises(ValueError, match="unit must be <= 4"):
-        V.deconvnet(net, x, "c2", 5)
-    with pytest.raises(ValueError, match="target must be <= 5"):
+    with pytest.raises(ValueError, match=r"target must be a channel index of layer 'c2' in \[0, 5\), got 5"):
+        V.deconvnet(net, x, 5, layer="c2")
+    with pytest.raises(ValueError, match=r"target must be a class index in \[0, 6\), got 6"):
         V.guided_backprop(net, x, 6)
     with pytest.raises(ValueError, match="unit must be <= 3"):
-        V.top_activating_patches(net, "c1", 4, x, k=2, progress=False)
+        V.top_activating_patches(net, x, "c1", 4, k=2, progress=False)
     with pytest.raises(ValueError, match="layer 'c9' is not a module"):
-        V.top_activating_patches(net, "c9", 0, x, k=2, progress=False)
+        V.top_activating_patches(net, x, "c9", 0, k=2, progress=False)
     with pytest.raises(ValueError, match="k must be <= 3"):
-        V.top_activating_patches(net, "c1", 0, x, k=4, progress=False)
+        V.top_activating_patches(net, x, "c1", 0, k=4, progress=False)
     with pytest.raises(ValueError, match="data must have 3 channel"):
-        V.top_activating_patches(net, "c1", 0, torch.rand(4, 1, 16, 16), k=2, progress=False)
+        V.top_activating_patches(net, torch.rand(4, 1, 16, 16), "c1", 0, k=2, progress=False)
     with pytest.raises(ValueError, match="query_index must be an index"):
         V.nearest_neighbors(torch.rand(5, 3), 5, k=2)
     with pytest.raises(ValueError, match="metric must be one of"):
         V.nearest_neighbors(torch.rand(5, 3), 0, metric="manhattan")
     with pytest.raises(ValueError, match="position must be"):
-        V.deconvnet(net, x, "c2", 0, position=(3, 0))
+        V.deconvnet(net, x, 0, layer="c2", position=(3, 0))
     with pytest.raises(ValueError, match="rule must be one of"):
         V.relu_rule("saliency")
 
@@ -132,25 +131,25 @@ def test_guided_backprop_and_deconvnet_equal_captum(x, inplace, reuse):
     ref_gbp = captum_attr.GuidedBackprop(net).attribute(x.clone(), target=target)
     ref_dec = captum_attr.Deconvolution(net).attribute(x.clone(), target=target)
     torch.testing.assert_close(V.guided_backprop(net, x, target), ref_gbp, rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(V.deconvnet(net, x, None, target), ref_dec, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(V.deconvnet(net, x, target), ref_dec, rtol=1e-5, atol=1e-7)
     assert not torch.allclose(ref_gbp, ref_dec)          # the two rules differ on this net
 
 
 @pytest.mark.parametrize("inplace,reuse", VARIANTS)
 def test_unit_projections_equal_captum_neuron_methods(x, inplace, reuse):
     net = SmallNet(inplace, reuse).eval()
-    acts = V.capture_activations(net, "c2", x)["c2"]
+    acts = V.capture_activations(net, x, "c2")["c2"]
     for b in range(len(x)):
         for unit in (1, 4):
             row, col = divmod(int(acts[b, unit].flatten().argmax()), acts.shape[-1])
             xb = x[b:b + 1]
             ref_dec = captum_attr.NeuronDeconvolution(net, net.c2).attribute(xb.clone(), neuron_selector=(unit, row, col))
             ref_gbp = captum_attr.NeuronGuidedBackprop(net, net.c2).attribute(xb.clone(), neuron_selector=(unit, row, col))
-            torch.testing.assert_close(V.deconvnet(net, xb, "c2", unit), ref_dec, rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(V.deconvnet(net, xb, unit, layer="c2"), ref_dec, rtol=1e-5, atol=1e-7)
             torch.testing.assert_close(V.guided_backprop(net, xb, unit, layer="c2"), ref_gbp, rtol=1e-5, atol=1e-7)
     # a whole batch at once: each image projects its own strongest position
-    batch = V.deconvnet(net, x, "c2", 4)
-    single = torch.cat([V.deconvnet(net, x[b:b + 1], "c2", 4) for b in range(len(x))])
+    batch = V.deconvnet(net, x, 4, layer="c2")
+    single = torch.cat([V.deconvnet(net, x[b:b + 1], 4, layer="c2") for b in range(len(x))])
     torch.testing.assert_close(batch, single)
 
 
@@ -158,12 +157,12 @@ def test_unit_projections_equal_captum_neuron_methods(x, inplace, reuse):
 def test_relu6_rules_equal_captum_on_relu6(x, inplace, reuse):
     net = SmallNet(inplace, reuse, act=nn.ReLU6, gain=20.0).eval()
     ref_net = SmallNet(inplace, reuse, act=ReLU6AsReLU, gain=20.0).eval()
-    acts = V.capture_activations(net, "c1", x)["c1"]
+    acts = V.capture_activations(net, x, "c1")["c1"]
     assert (acts > 6).any() and (acts < 0).any()         # both ends of ReLU6 are reached
     target = torch.tensor([2, 2, 1])
     torch.testing.assert_close(V.guided_backprop(net, x, target),
                                captum_attr.GuidedBackprop(ref_net).attribute(x.clone(), target=target))
-    torch.testing.assert_close(V.deconvnet(net, x, None, target),
+    torch.testing.assert_close(V.deconvnet(net, x, target),
                                captum_attr.Deconvolution(ref_net).attribute(x.clone(), target=target))
     # the saturated units matter: treating ReLU6 as a plain ReLU would give another map
     relu_net = SmallNet(inplace, reuse, act=nn.ReLU, gain=20.0).eval()
@@ -176,10 +175,9 @@ def test_relu_rule_leaves_the_model_unchanged(x):
     xg = x.clone().requires_grad_(True)
     (before,) = torch.autograd.grad(net(xg)[:, 1].sum(), xg)
     V.guided_backprop(net, x, 1)
-    with pytest.raises(ZeroDivisionError):
-        with V.relu_rule("deconvnet"):
-            net(x)
-            1 / 0
+    with pytest.raises(ZeroDivisionError), V.relu_rule("deconvnet"):
+        net(x)
+        raise ZeroDivisionError
     (after,) = torch.autograd.grad(net(xg)[:, 1].sum(), xg)
     assert torch.equal(before, after)                    # plain gradients again: nothing left behind
     assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
@@ -197,7 +195,7 @@ def test_relu_rule_catches_functional_relus_that_captum_misses(x):
     torch.manual_seed(0)
     modular, functional = SmallNet().eval(), Functional().eval()
     torch.testing.assert_close(V.guided_backprop(functional, x, 2), V.guided_backprop(modular, x, 2))
-    torch.testing.assert_close(V.deconvnet(functional, x, None, 2), V.deconvnet(modular, x, None, 2))
+    torch.testing.assert_close(V.deconvnet(functional, x, 2), V.deconvnet(modular, x, 2))
 
 
 def test_projection_image_and_top_patch_projections(x):
@@ -206,11 +204,11 @@ def test_projection_image_and_top_patch_projections(x):
     img = V.projection_image(g)
     assert img.shape == g.shape and img.min() >= 0 and img.max() <= 1
     assert torch.allclose(img.flatten(1).sub(0.5).abs().amax(1), torch.full((3,), 0.5))
-    top = V.top_activating_patches(net, "c2", [1, 3], x, k=2, progress=False)
-    crops = V.project_top_patches(net, top, 3, "deconvnet")
+    top = V.top_activating_patches(net, x, "c2", [1, 3], k=2, progress=False)
+    crops = V.project_top_patches(net, top, 3, method="deconvnet")
     assert crops.shape == top.patches(3).shape
     b, (r, c) = int(top.image_index[1, 0]), top.position[1, 0].tolist()
-    full = V.projection_image(V.deconvnet(net, x[b:b + 1], "c2", 3))[0]
+    full = V.projection_image(V.deconvnet(net, x[b:b + 1], 3, layer="c2"))[0]
     torch.testing.assert_close(crops[0], top.field.crop(full, r, c))
 
 
@@ -219,7 +217,7 @@ def test_projection_image_and_top_patch_projections(x):
 def gradient_box(model, layer, unit, row, col, shape):
     """Bounding box of the support of d unit / d input (None if empty), and whether the support fills the box."""
     x = torch.rand(1, *shape, generator=torch.Generator().manual_seed(2), requires_grad=True)
-    acts = V._hooked_forward(model, [layer], x, keep_graph=True)[0][layer]
+    acts = plumbing.layer_outputs(model, x, [layer], keep_graph=True)[0][layer]
     (g,) = torch.autograd.grad(acts[0, unit, row, col], x)
     support = g[0].abs().sum(0) != 0
     if not support.any():
@@ -230,7 +228,7 @@ def gradient_box(model, layer, unit, row, col, shape):
 
 
 def assert_boxes_match_gradients(model, layer, shape):
-    rf = V.receptive_field(model.eval(), layer, shape)
+    rf = V.receptive_field(model.eval(), layer, image_shape=shape)
     h, w = rf.map_size
     for row, col in {(0, 0), (h // 2, w // 3), (h - 1, w - 1), (0, w - 1)}:
         box, filled = gradient_box(model, layer, 0, row, col, shape)
@@ -289,7 +287,7 @@ def test_receptive_field_of_efficientnet_lite0_same_padding():
 
 def test_receptive_field_box_contains_a_max_pool_networks_gradient(x):
     net = SmallNet().eval()
-    rf = V.receptive_field(net, "c2", (3, 16, 16))
+    rf = V.receptive_field(net, "c2", image_shape=(3, 16, 16))
     assert (rf.size, rf.jump, rf.start) == ((8, 8), (4, 4), (-1, -1))
     for row, col in ((0, 0), (2, 1)):
         (t, l, b, r), _ = gradient_box(net, "c2", 1, row, col, (3, 16, 16))
@@ -316,15 +314,15 @@ def test_crop_pads_where_the_field_leaves_the_image():
 def test_top_patches_do_not_depend_on_the_batch_size_and_match_brute_force():
     net = SmallNet().eval()
     data = torch.rand(23, 3, 16, 16, generator=torch.Generator().manual_seed(3))
-    src = int(V.capture_activations(net, "c2", data)["c2"][:, 0].flatten(1).amax(1).argmax())
+    src = int(V.capture_activations(net, data, "c2")["c2"][:, 0].flatten(1).amax(1).argmax())
     dups = [i for i in (11, 17, 5) if i != src][:2]
     data[dups] = data[src].clone()                               # exact ties: the earlier image must come first
-    runs = [V.top_activating_patches(net, "c2", None, data, k=5, batch_size=b, progress=False) for b in (1, 4, 23, 64)]
+    runs = [V.top_activating_patches(net, data, "c2", k=5, batch_size=b, progress=False) for b in (1, 4, 23, 64)]
     for run in runs[1:]:
         assert torch.equal(run.image_index, runs[0].image_index) and torch.equal(run.position, runs[0].position)
         torch.testing.assert_close(run.values, runs[0].values)
-    acts = V.capture_activations(net, "c2", data)["c2"]
-    best, flat = acts.flatten(2).max(dim=2)              # N x C per image
+    acts = V.capture_activations(net, data, "c2")["c2"]
+    best = acts.flatten(2).amax(dim=2)                   # N x C per image
     for u in range(acts.shape[1]):
         order = torch.sort(best[:, u], descending=True, stable=True).indices[:5]
         assert runs[0].image_index[u].tolist() == order.tolist()
@@ -336,8 +334,8 @@ def test_top_patches_crops_and_several_layers_in_one_pass():
     net = SmallNet().eval()
     data = torch.rand(10, 3, 16, 16, generator=torch.Generator().manual_seed(4))
     labels = torch.arange(10)
-    tops = V.top_activating_patches(net, ["c1", "c2", "fc"], None, (data, labels), k=3, progress=False)
-    single = V.top_activating_patches(net, "c2", 2, data, k=3, progress=False)
+    tops = V.top_activating_patches(net, (data, labels), ["c1", "c2", "fc"], k=3, progress=False)
+    single = V.top_activating_patches(net, data, "c2", 2, k=3, progress=False)
     assert torch.equal(tops["c2"].image_index[2], single.image_index[0]) and single.units == [2]
     patches = tops["c2"].patches(2)
     assert patches.shape == (3, 3, 8, 8)
@@ -400,36 +398,138 @@ def test_plots_return_figures():
 
     net = SmallNet().eval()
     images = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(7))
-    figs = [V.plot_filters(net.c1), V.plot_filters(net.c1.weight, shared_scale=True),
-            V.plot_filters(models.LeNet5().c1.weight),
-            V.plot_neighbors(images.flatten(1) * 2, images, [0, 5], k=3, titles=[f"im{i}" for i in range(12)]),
-            V.plot_embedding(np.random.rand(12, 2), labels=torch.arange(12) % 3, classes=["a", "b", "c"]),
-            V.plot_embedding(np.random.rand(12, 2), images=images),
-            V.plot_embedding(np.random.rand(12, 2), images=images, grid=(3, 4), thumb=8)]
+    figs = [PV.plot_filters(net.c1), PV.plot_filters(net.c1.weight, shared_scale=True),
+            PV.plot_filters(models.LeNet5().c1.weight),
+            PV.plot_neighbors(images.flatten(1) * 2, images, [0, 5], k=3, titles=[f"im{i}" for i in range(12)]),
+            PV.plot_embedding(np.random.rand(12, 2), labels=torch.arange(12) % 3, classes=["a", "b", "c"]),
+            PV.plot_embedding(np.random.rand(12, 2), images=images),
+            PV.plot_embedding(np.random.rand(12, 2), images=images, grid=(3, 4), thumb=8)]
     assert all(isinstance(f, plt.Figure) for f in figs)
     assert figs[-1].axes[0].images[0].get_array().shape == (24, 32, 3)
     for f in figs:
         plt.close(f)
     with pytest.raises(ValueError, match="1 or 3 input channels"):
-        V.plot_filters(net.c2)
+        PV.plot_filters(net.c2)
+
+
+def test_method_module_draws_nothing():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(V))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {(node.module or "") for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {m for m in imported if m.split(".")[0] in ("matplotlib", "ipywidgets", "PIL", "plotting", "widgets")}
+    assert not {m for m in imported if m in ("plotting", "widgets") or m.startswith(("plotting.", "widgets."))}
+    assert set(V.__all__) <= set(dir(V)) and not any(n.startswith(("plot_", "activation_widget")) for n in V.__all__)
 
 
 # --------------------------------------------------------------------------- the widget
 
-def test_activation_widget_redraws_from_precomputed_maps_quickly():
+def test_activation_maps_are_computed_once_for_the_widget():
     net = SmallNet().eval()
     images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(8))
-    box = V.activation_widget(net, images, ["c1", "c2"])
-    view, seen = box.view, {box.view.value}
-    controls = box.controls
-    for name, value in (("channel", 3), ("image", 2), ("layer", "c2"), ("channel", 4), ("image", 0)):
-        t = time.perf_counter()
-        controls[name].value = value
-        assert time.perf_counter() - t < 0.5
-        assert view.value not in seen, name          # every change draws a new picture
-        seen.add(view.value)
-    assert controls["channel"].max == 4 and "c2: 5 channels of 3 x 3" in box.info.value
-    controls["layer"].value = "c1"
-    assert controls["channel"].max == 3
+    maps = V.activation_maps(net, images, ["c1", "c2"])
+    assert {k: tuple(v.shape) for k, v in maps.items()} == {"c1": (4, 4, 16, 16), "c2": (4, 5, 3, 3)}
+    assert torch.equal(maps["c2"], V.capture_activations(net, images, "c2")["c2"])
     with pytest.raises(ValueError, match="not B x K x h x w maps"):
-        V.activation_widget(net, images, ["fc"])
+        V.activation_maps(net, images, ["fc"])
+
+
+def test_activation_widget_redraws_from_precomputed_maps():
+    net = SmallNet().eval()
+    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(8))
+    maps = V.activation_maps(net, images, ["c1", "c2"])
+    box = PV.activation_widget(net, images, ["c1", "c2"])
+    controls, renders = box.controls, box.renders
+    for name, value in (("channel", 3), ("image", 2), ("layer", "c2"), ("channel", 4), ("image", 0)):
+        controls[name].value = value
+        assert box.renders > renders, name                # every change draws a new picture
+        renders = box.renders
+        state = box.state
+        assert (state["layer"], state["channel"], state["image"]) == tuple(c.value for c in controls.values())
+        torch.testing.assert_close(state["map"], maps[state["layer"]][state["image"], state["channel"]])
+        assert state["vmax"] == float(maps[state["layer"]][:, state["channel"]].max())
+    assert controls["channel"].max == 4 and "c2: 5 channels of 3 x 3" in box.state["info"]
+    controls["layer"].value = "c1"
+    assert controls["channel"].max == 3 and box.state["channel"] == 3 and box.state["layer"] == "c1"
+    assert len(box.output.outputs) == 1
+    with pytest.raises(ValueError, match="not B x K x h x w maps"):
+        PV.activation_widget(net, images, ["fc"])
+
+
+# --------------------------------------------------------------------------- dtypes and devices
+
+DTYPES = [torch.float32, torch.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_method_works_on_float32_and_float64_models(x, dtype):
+    net, ref = SmallNet().eval().to(dtype), SmallNet().eval().double()
+    xd = x.to(dtype)
+    acts = V.capture_activations(net, xd, ["c2", "fc"])
+    assert all(a.dtype == dtype for a in acts.values())
+    torch.testing.assert_close(acts["c2"].double(), V.capture_activations(ref, x.double(), "c2")["c2"],
+                               rtol=1e-5, atol=1e-6)
+    for method in (V.deconvnet, V.guided_backprop):
+        for kwargs in ({}, {"layer": "c2"}, {"layer": "c2", "position": (1, 2)}):
+            out = method(net, xd, None, **kwargs)
+            assert out.dtype == dtype and out.shape == x.shape
+            torch.testing.assert_close(out.double(), method(ref, x.double(), None, **kwargs), rtol=1e-4, atol=1e-6)
+    feats = V.collect_features(net, xd, "c2", progress=False)
+    assert feats.dtype == dtype and feats.shape == (3, 45)
+    top = V.top_activating_patches(net, xd, "c2", k=2, progress=False)
+    assert top.values.dtype == dtype and top.patches(0).dtype == dtype
+    assert V.project_top_patches(net, top, 1, method="guided").dtype == dtype
+    assert V.projection_image(out).dtype == dtype
+    nn_ = V.nearest_neighbors(feats, 0, k=2)
+    assert nn_.distances.dtype == dtype
+    assert V.receptive_field(net, "c2", image_shape=(3, 16, 16)).size == (8, 8)
+
+
+@pytest.mark.parametrize("model_dtype,x_dtype", [(torch.float32, torch.float64), (torch.float64, torch.float32)])
+def test_images_of_another_dtype_than_the_model_work_and_keep_their_dtype(x, model_dtype, x_dtype):
+    net = SmallNet().eval().to(model_dtype)
+    xd = x.to(x_dtype)
+    assert V.capture_activations(net, xd, "c1")["c1"].dtype == x_dtype
+    g = V.guided_backprop(net, xd, 2)
+    assert g.dtype == x_dtype
+    torch.testing.assert_close(g.float(), V.guided_backprop(SmallNet().eval(), x, 2), rtol=1e-4, atol=1e-6)
+    assert V.collect_features(net, xd, "fc", progress=False).dtype == x_dtype
+
+
+def test_target_none_is_the_predicted_class_or_the_strongest_channel(x):
+    net = SmallNet().eval()
+    pred = net(x).argmax(1)
+    for method in (V.deconvnet, V.guided_backprop):
+        torch.testing.assert_close(method(net, x), method(net, x, pred))
+        strongest = V.capture_activations(net, x, "c2")["c2"].flatten(2).amax(2).argmax(1)
+        torch.testing.assert_close(method(net, x, layer="c2"), method(net, x, strongest, layer="c2"))
+        assert not torch.allclose(method(net, x, layer="c2"), method(net, x, (strongest + 1) % 5, layer="c2"))
+
+
+def test_projections_do_not_depend_on_the_batch_size(x):
+    net = SmallNet().eval()
+    for kwargs in ({}, {"layer": "c2"}, {"layer": "c2", "position": torch.tensor([[0, 0], [1, 2], [2, 2]])}):
+        torch.testing.assert_close(V.guided_backprop(net, x, **kwargs, batch_size=1), V.guided_backprop(net, x, **kwargs))
+
+
+def test_nearest_neighbors_refuses_non_finite_features():
+    feats = torch.randn(6, 3, generator=torch.Generator().manual_seed(9))
+    feats[2, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"features must be finite.*rows \[2\]"):
+        V.nearest_neighbors(feats, 2, k=2)
+    with pytest.raises(ValueError, match="features must be finite"):
+        V.neighbor_agreement(feats, torch.arange(6) % 2, k=2)
+    with pytest.raises(ValueError, match="features must be finite"):
+        V.embed_tsne(feats, perplexity=2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_results_come_back_on_the_device_of_x(x):
+    net = SmallNet().eval().cuda()
+    assert V.guided_backprop(net, x, 1).device == x.device                   # CPU images, GPU model
+    xc = x.cuda()
+    assert V.deconvnet(net, xc, layer="c2").device == xc.device
+    assert V.capture_activations(net, xc, "c1")["c1"].device == xc.device
+    assert V.top_activating_patches(net, xc, "c2", k=2, progress=False).values.device == xc.device
