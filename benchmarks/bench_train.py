@@ -32,7 +32,7 @@ def main() -> None:
         def one_epoch():
             model = models.LeNet5(variant)
             train.fit(model, (x, y), None, epochs=1, lr=config["lr"], batch_size=config["batch_size"],
-                      augment_shift=config["augment_shift"], progress=False)
+                      perturb=train.shift_augmentation(config["augment_shift"]), progress=False)
 
         rate = images_per_second(one_epoch, len(y))
         print(f"LeNet-5 {variant:8s} training: {rate:8.0f} images/s  -> one epoch of 60,000 digits: {60000 / rate:5.1f} s")

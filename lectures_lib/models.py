@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import pick, seeded
+from .config import seeded
 from .plumbing import eval_mode, hooks, run_model
 from .validation import check_choice, check_range
 
@@ -191,15 +191,19 @@ def build_mnist_model(name: str = "lenet5", dataset: str = "mnist") -> nn.Module
 
 
 def mnist_training_config(name: str = "lenet5", dataset: str = "mnist", seed: int = 0) -> dict:
-    """The recipe :func:`mnist_model` trains with (fewer epochs in fast mode). Part of the cache key."""
+    """The recipe :func:`mnist_model` trains with, the same in every run mode (so every lesson and mode
+    shares one cached model per seed). Part of the cache key.
+
+    LeNet-5 on the 5,000 offline digits, tested on the official 10,000 (``benchmarks/bench_mnist_seeds.py``):
+    15 epochs give 97.73-98.24% over seeds 0-4 (8 epochs gave 96.92-97.44%, too close to the 97% bar)."""
     check_choice(name, "name", MNIST_MODELS)
     check_choice(dataset, "dataset", ("mnist", "fashion_mnist"))
     check_range(seed, "seed", low=0, integer=True)
     if name == "softmax_regression":
         return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": 0.01,
-                "batch_size": 128, "epochs": pick(fast=5, lesson=10), "lr_schedule": "cosine", "augment_shift": 0}
+                "batch_size": 128, "epochs": 10, "lr_schedule": "cosine", "augment_shift": 0}
     return {"name": name, "dataset": dataset, "seed": seed, "optimizer": "adam", "lr": 3e-3,
-            "batch_size": 128, "epochs": pick(fast=8, lesson=15), "lr_schedule": "cosine", "augment_shift": 2}
+            "batch_size": 128, "epochs": 15, "lr_schedule": "cosine", "augment_shift": 2}
 
 
 def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,

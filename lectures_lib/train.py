@@ -110,7 +110,8 @@ def fit(model: nn.Module, train_data, test_data=None, *, epochs: int = 5, lr: fl
         lr_schedule: str | None = "cosine", perturb: Perturb | None = None, seed: int = 0,
         progress: bool = True) -> list[dict]:
     """Train ``model`` with cross-entropy and return the history, one dict per epoch:
-    ``{"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}``.
+    ``{"epoch", "train_loss", "train_acc", "lr", "test_loss", "test_acc", "seconds"}`` (``lr``: the
+    learning rate at the end of the epoch).
 
     Parameters
     ----------
@@ -175,7 +176,7 @@ def fit(model: nn.Module, train_data, test_data=None, *, epochs: int = 5, lr: fl
                     raise ValueError("train_data must carry labels: a Dataset of (image, label) or a pair (x, y)")
                 x, y = x.to(dev), torch.as_tensor(y).to(dev)
                 if perturb is not None:
-                    x = perturb(model, x, y).detach()
+                    x = check_images(perturb(model, x, y), "the images perturb returned").detach()
                     model.train()
                 out = run_model(model, x, "train_data")
                 y = check_labels(y, len(x), out.shape[1], "train_data's labels")
@@ -192,7 +193,8 @@ def fit(model: nn.Module, train_data, test_data=None, *, epochs: int = 5, lr: fl
                 loss_sum += loss.item() * len(y)
                 correct += (out.argmax(1) == y).sum().item()
                 bar.update(1)
-            row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen}
+            row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                   "lr": opt.param_groups[0]["lr"]}
             if test_data is not None:
                 res = evaluate(model, test_data, batch_size=1024)
                 row.update(test_loss=res["loss"], test_acc=res["top1"])

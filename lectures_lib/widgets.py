@@ -17,6 +17,7 @@ from IPython.display import Image
 
 from . import plotting
 from .train import predict
+from .validation import check_images, check_labels, check_range
 
 
 def show_figure(output: W.Output, fig, clear: bool = True) -> None:
@@ -58,7 +59,13 @@ def prediction_browser(model: torch.nn.Module, images: torch.Tensor, labels: tor
     """Browse ``images`` (``N x C x H x W`` in [0,1]) with a slider: the image, its true class and the
     model's top-``k`` probabilities. Predictions for all images are computed once, up front (or passed
     as ``probs``, ``N x K``, when the notebook already has them)."""
+    check_images(images, "images", min_batch=1)
+    check_range(k, "k", 1, integer=True)
     probs = predict(model, images, batch_size=batch_size) if probs is None else probs
+    if not isinstance(probs, torch.Tensor) or tuple(probs.shape) != (len(images), len(categories)):
+        raise ValueError(f"probs must be N x K = {(len(images), len(categories))} (one row per image, one column "
+                         f"per category), got {getattr(probs, 'shape', type(probs).__name__)}")
+    labels = check_labels(labels, len(images), len(categories), "labels")
 
     def render(index: int):
         p, y = probs[index], int(labels[index])

@@ -96,3 +96,68 @@ def test_topk_accuracy_agrees_with_evaluate():
     model = toy_model()
     res = train.evaluate(model, (x, y), topk=(1, 2))
     assert train.topk_accuracy(train.predict(model, x), y, (1, 2)) == {"top1": pytest.approx(res["top1"]), "top2": 1.0}
+
+
+def test_fit_counts_items_of_a_pair_for_the_schedule():
+    """Regression: len((x, y)) is 2, so the cosine schedule used to think an epoch was one step long."""
+    x, y = toy_data(256)
+    history = train.fit(toy_model(), (x, y), epochs=2, lr=0.1, batch_size=32, progress=False)
+    assert history[0]["lr"] == pytest.approx(0.05, abs=1e-6)   # half-way down the cosine: 8 of 16 steps
+    assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fit_checks_its_options_and_data():
+    x, y = toy_data(16)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        train.fit(toy_model(), (x, y), lr_schedule="step", progress=False)
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        train.fit(toy_model(), (x, y), lr=float("inf"), progress=False)
+    with pytest.raises(ValueError, match="as many items"):
+        train.fit(toy_model(), (x, y[:-1]), progress=False)
+    with pytest.raises(ValueError, match=r"train_data must hold values in \[0, 1\]"):
+        train.fit(toy_model(), (x * 255, y), progress=False)
+
+
+def test_fit_perturb_hook_sees_each_batch_and_is_seeded():
+    x, y = toy_data(64)
+    seen = []
+
+    def noisy(model, xb, yb):
+        seen.append(len(xb))
+        assert model.training
+        return (xb + 0.05 * torch.randn_like(xb)).clamp(0, 1)  # torch's RNG: seeded by fit
+
+    m1, m2 = toy_model(), toy_model()
+    train.fit(m1, (x, y), epochs=2, batch_size=16, perturb=noisy, seed=3, progress=False)
+    torch.rand(7)  # a different global RNG history
+    train.fit(m2, (x, y), epochs=2, batch_size=16, perturb=noisy, seed=3, progress=False)
+    assert seen == [16] * 8 * 2 and torch.equal(m1[1].weight, m2[1].weight)
+
+
+def test_fit_leaves_the_callers_rng_alone():
+    x, y = toy_data(32)
+    model = toy_model()
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    train.fit(model, (x, y), epochs=1, perturb=train.shift_augmentation(1), progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_fit_stops_when_the_loss_diverges():
+    x, y = toy_data(64)
+    model = toy_model()
+    with torch.no_grad():
+        model[1].weight.fill_(float("nan"))
+    with pytest.raises(ValueError, match="training diverged"):
+        train.fit(model, (x, y), epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("model_dtype,x_dtype", [(torch.float32, torch.float64), (torch.float64, torch.float32),
+                                                 (torch.float64, torch.float64)])
+def test_predict_and_evaluate_mix_dtypes(model_dtype, x_dtype):
+    x, y = toy_data(12)
+    model = toy_model().to(model_dtype)
+    p = train.predict(model, x.to(x_dtype))
+    assert p.dtype == x_dtype and torch.allclose(p.sum(1), torch.ones(12, dtype=x_dtype))
+    assert train.evaluate(model, (x.to(x_dtype), y))["n"] == 12

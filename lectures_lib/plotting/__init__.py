@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..validation import check_choice
+from ..validation import check_choice, check_labels, check_range
 
 
 def to_numpy_image(image, scale: str = "none") -> np.ndarray:
@@ -36,9 +36,17 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap
     ``"each"`` (each image min-max scaled), ``"shared"`` (one min-max scale for all).
     Grey images default to ``cmap="gray"``. Returns the Figure."""
     check_choice(scale, "scale", ("none", "each", "shared"))
+    check_range(ncols, "ncols", 1, integer=True)
+    if not isinstance(images, (torch.Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"images must be a tensor B x C x H x W or a list of images, got {type(images).__name__}")
     images = list(images)
     if not images:
         raise ValueError("images must not be empty")
+    for i, im in enumerate(images):
+        arr = im if isinstance(im, (torch.Tensor, np.ndarray)) else None
+        if arr is None or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[0] not in (1, 3)):
+            raise ValueError(f"images[{i}] must be a C x H x W (C = 1 or 3) or H x W tensor or array, "
+                             f"got {getattr(im, 'shape', type(im).__name__)}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles has {len(titles)} entries for {len(images)} images")
     if scale == "shared":
@@ -66,6 +74,10 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap
 
 def training_curves(history: Sequence[dict], title: str | None = None):
     """Loss and accuracy per epoch (train and test) from :func:`lectures_lib.train.fit`'s history."""
+    needed = {"epoch", "train_loss", "train_acc"}
+    if not isinstance(history, (list, tuple)) or not history or not all(
+            isinstance(h, dict) and needed <= set(h) for h in history):
+        raise ValueError(f"history must be a non-empty list of dicts with keys {sorted(needed)} (train.fit's history)")
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
@@ -86,9 +98,9 @@ def training_curves(history: Sequence[dict], title: str | None = None):
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     """``num_classes x num_classes`` counts: row = true class, column = predicted class."""
-    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}")
+    check_range(num_classes, "num_classes", 1, integer=True)
+    y_true = check_labels(torch.as_tensor(np.asarray(y_true)), len(y_true), num_classes, "y_true").numpy()
+    y_pred = check_labels(torch.as_tensor(np.asarray(y_pred)), len(y_true), num_classes, "y_pred").numpy()
     return np.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
@@ -114,9 +126,15 @@ def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str 
               true_class: int | None = None):
     """Horizontal bars of the ``k`` most probable classes. ``probs``: a 1-D tensor/array of K probabilities.
     The true class, when given and among them, is drawn in green."""
-    p = probs.detach().cpu().float() if isinstance(probs, torch.Tensor) else torch.as_tensor(np.asarray(probs, float))
+    check_range(k, "k", 1, integer=True)
+    try:
+        p = probs.detach().cpu().float() if isinstance(probs, torch.Tensor) else torch.as_tensor(np.asarray(probs, float))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"probs must be a 1-D vector of probabilities, got {type(probs).__name__}") from err
     if p.dim() != 1 or len(p) != len(categories):
         raise ValueError(f"probs must be a 1-D vector of {len(categories)} probabilities, got shape {tuple(p.shape)}")
+    if not torch.isfinite(p).all() or p.min() < 0 or p.max() > 1:
+        raise ValueError("probs must hold probabilities in [0, 1] (apply softmax to logits)")
     vals, idx = p.topk(min(k, len(p)))
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 0.35 * k + 0.8))
     colors = ["tab:green" if int(i) == true_class else "tab:blue" for i in idx]
