@@ -37,7 +37,8 @@ def bench_occlusion(repeats: int, batch_size: int) -> dict:
     model = models.imagenet_model()
     x, _ = _image()
     target = int(model(x).argmax())
-    probs = lambda inp: model(inp).softmax(dim=1)  # noqa: E731
+    def probs(inp):
+        return model(inp).softmax(dim=1)
 
     def ours():
         return saliency.occlusion(model, x, target, window=32, stride=16, batch_size=batch_size, progress=False)
@@ -51,9 +52,15 @@ def bench_occlusion(repeats: int, batch_size: int) -> dict:
         model(x)  # warm-up
     times = {"ours": [], "captum": []}
     for _ in range(repeats):  # alternate, so that load from other processes hits both alike
-        t = time.perf_counter(); res = ours(); times["ours"].append(time.perf_counter() - t)
-        t = time.perf_counter(); ref = captum(batch_size); times["captum"].append(time.perf_counter() - t)
-    t = time.perf_counter(); captum(1); captum_default = time.perf_counter() - t
+        t = time.perf_counter()
+        res = ours()
+        times["ours"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ref = captum(batch_size)
+        times["captum"].append(time.perf_counter() - t)
+    t = time.perf_counter()
+    captum(1)
+    captum_default = time.perf_counter() - t
     diff = float((res.saliency - ref[0, 0]).abs().max())
     best = {k: min(v) for k, v in times.items()}
     return {"positions": res.probability[0].numel(), "batch_size": batch_size, "ours_s": best["ours"],
@@ -122,9 +129,11 @@ def main() -> None:
     if not args.skip_rise:
         r = bench_rise(args.masks, args.batch_size, args.all_classes)
         what = "all classes" if r["all_classes"] else "predicted class"
-        print(f"RISE {r['n_masks']} masks ({what}), batch {r['batch_size']}, {r['threads']} threads: {r['seconds']:.1f} s "
+        print(f"RISE {r['n_masks']} masks ({what}), batch {r['batch_size']}, {r['threads']} threads: "
+              f"{r['seconds']:.1f} s "
               f"(target < 180 s; CPU time {r['cpu_seconds']:.0f} s, i.e. {r['cpu_seconds'] / r['threads']:.0f} s "
-              f"if its {r['threads']} threads had their cores to themselves), peak RSS {r['peak_rss_mb']:.0f} MB (target < 1536 MB; "
+              f"if its {r['threads']} threads had their cores to themselves), "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB (target < 1536 MB; "
               f"{r['rss_before_mb']:.0f} MB with the model loaded, before RISE)")
 
 

@@ -24,23 +24,41 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import seeded
-from .plumbing import (batches, eval_mode, hooks, input_channels, input_gradient, model_device,
-                       progress_bar, resolve_target, run_model)
-from .validation import (check_choice, check_classes, check_images, check_maps, check_model, check_range,
-                         get_module)
+from .plumbing import (
+    batches,
+    eval_mode,
+    hooks,
+    input_channels,
+    input_gradient,
+    model_device,
+    progress_bar,
+    resolve_target,
+    run_model,
+)
+from .validation import (
+    check_choice,
+    check_classes,
+    check_images,
+    check_maps,
+    check_model,
+    check_range,
+    get_module,
+)
 
 __all__ = [
-    "gradient_saliency", "grad_cam", "OcclusionResult", "window_starts", "occlusion", "occlusion_maps",
-    "rise_grids", "upsample_grids", "rise_masks", "rise", "blur", "causal_curve", "auc", "deletion_auc",
-    "insertion_auc", "randomize_layers", "rank_correlation", "RandomizationCheck", "model_randomization_check",
+    "OcclusionResult", "RandomizationCheck", "auc", "blur", "causal_curve", "deletion_auc", "grad_cam",
+    "gradient_saliency", "insertion_auc", "model_randomization_check", "occlusion", "occlusion_maps",
+    "randomize_layers", "rank_correlation", "rise", "rise_grids", "rise_masks", "upsample_grids",
+    "window_starts",
 ]
 
 
@@ -193,7 +211,8 @@ def window_starts(size: int, window: int, stride: int) -> list[int]:
         raise ValueError(f"window must fit in the image: window={window} > image size {size}")
     check_range(stride, "stride", low=1, integer=True)
     if stride > window:
-        raise ValueError(f"stride must be <= window so that every pixel is covered, got stride={stride} > window={window}")
+        raise ValueError("stride must be <= window so that every pixel is covered, "
+                         f"got stride={stride} > window={window}")
     return [i * stride for i in range(math.ceil((size - window) / stride) + 1)]
 
 
@@ -333,8 +352,9 @@ def upsample_grids(grids: torch.Tensor, shifts: torch.Tensor, size: tuple[int, i
             or not grids.is_floating_point():
         raise ValueError(f"grids must be a float tensor N x cells x cells, got {getattr(grids, 'shape', grids)!r}")
     if not isinstance(shifts, torch.Tensor) or tuple(shifts.shape) != (len(grids), 2):
-        raise ValueError(f"shifts must be a tensor of shape {(len(grids), 2)}, got {getattr(shifts, 'shape', shifts)!r}")
-    n, cells, _ = grids.shape
+        got = getattr(shifts, "shape", shifts)
+        raise ValueError(f"shifts must be a tensor of shape {(len(grids), 2)}, got {got!r}")
+    cells = grids.shape[1]
     cell_h, cell_w = math.ceil(size[0] / cells), math.ceil(size[1] / cells)
     big = F.interpolate(grids[:, None], size=((cells + 1) * cell_h, (cells + 1) * cell_w),
                         mode="bilinear", align_corners=False)[:, 0].clamp_(0, 1)  # clamp: float rounding
@@ -476,7 +496,8 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
     ``B`` areas, on the device and in the dtype of ``curve``.
     """
     if not isinstance(curve, torch.Tensor) or curve.dim() != 2 or curve.shape[1] < 2 or not curve.is_floating_point():
-        raise ValueError(f"curve must be a float tensor B x (n + 1) with n >= 1, got {getattr(curve, 'shape', curve)!r}")
+        got = getattr(curve, "shape", curve)
+        raise ValueError(f"curve must be a float tensor B x (n + 1) with n >= 1, got {got!r}")
     if not torch.isfinite(curve).all():
         raise ValueError("curve must be finite, got NaN or infinite values")
     return (curve.sum(dim=1) - curve[:, 0] / 2 - curve[:, -1] / 2) / (curve.shape[1] - 1)
@@ -567,7 +588,7 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     out = []
-    for u, v in zip(a.reshape(len(a), -1), b.reshape(len(b), -1).to(a.device)):
+    for u, v in zip(a.reshape(len(a), -1), b.reshape(len(b), -1).to(a.device), strict=True):
         ru, rv = _ranks(u) - (len(u) + 1) / 2, _ranks(v) - (len(v) + 1) / 2
         den = (ru.square().sum() * rv.square().sum()).sqrt()
         out.append(float((ru * rv).sum() / den) if den > 0 else 0.0)

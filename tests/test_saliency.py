@@ -64,7 +64,9 @@ def test_occlusion_equals_captum_occlusion_on_probabilities(images, window, stri
     model = tiny_cnn()
     target = torch.tensor([1, 2, 0])
     ours = S.occlusion(model, images, target, window=window, stride=stride, baseline=0.0, progress=False)
-    probs = lambda x: model(x).softmax(dim=1)  # noqa: E731
+    def probs(x):
+        return model(x).softmax(dim=1)
+
     ref = captum_attr.Occlusion(probs).attribute(
         images.clone(), sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
         baselines=0.0, target=target, perturbations_per_eval=16)
@@ -183,9 +185,12 @@ def test_auc_is_the_trapezoid_rule():
 
 def test_results_do_not_depend_on_batch_size(images):
     model = tiny_cnn()
-    close = lambda a, b: torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)  # noqa: E731
+    def close(a, b):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
     close(S.gradient_saliency(model, images, batch_size=1), S.gradient_saliency(model, images, batch_size=64))
-    close(S.grad_cam(model, images, layer="conv2", batch_size=2), S.grad_cam(model, images, layer="conv2", batch_size=64))
+    close(S.grad_cam(model, images, layer="conv2", batch_size=2),
+          S.grad_cam(model, images, layer="conv2", batch_size=64))
     a = S.occlusion(model, images, window=4, stride=2, batch_size=7, progress=False)
     b = S.occlusion(model, images, window=4, stride=2, batch_size=64, progress=False)
     close(a.probability, b.probability)
@@ -222,7 +227,8 @@ def test_default_target_is_the_predicted_class_and_model_mode_is_restored(images
     (lambda m, x: S.occlusion(m, x * 2), r"x must hold values in \[0, 1\]"),
     (lambda m, x: S.rise(m, x - 0.5, n_masks=10), r"x must hold values in \[0, 1\]"),
     (lambda m, x: S.occlusion(m, x, window=H + 1), "window must fit in the image: window=19 > image size 18"),
-    (lambda m, x: S.occlusion(m, x, window=4, stride=5), "stride must be <= window so that every pixel is covered, got stride=5 > window=4"),
+    (lambda m, x: S.occlusion(m, x, window=4, stride=5),
+     "stride must be <= window so that every pixel is covered, got stride=5 > window=4"),
     (lambda m, x: S.rise(m, x, n_masks=0), "n_masks must be >= 1"),
     (lambda m, x: S.rise(m, x, n_masks=10, p_keep=0), "p_keep must be > 0"),
     (lambda m, x: S.rise(m, x, n_masks=10, p_keep=float("nan")), "p_keep must be a finite number"),
@@ -231,7 +237,8 @@ def test_default_target_is_the_predicted_class_and_model_mode_is_restored(images
     (lambda m, x: S.grad_cam(m, x, layer="conv9"), "layer 'conv9' is not a module"),
     (lambda m, x: S.gradient_saliency(m, x, target=torch.tensor([0, 1])), r"target must have shape \(3,\)"),
     (lambda m, x: S.gradient_saliency(m, x, target=5), r"target must hold class indices in \[0, 5\)"),
-    (lambda m, x: S.occlusion(m, x, target=9, window=4, stride=4, progress=False), r"target must hold class indices in \[0, 5\)"),
+    (lambda m, x: S.occlusion(m, x, target=9, window=4, stride=4, progress=False),
+     r"target must hold class indices in \[0, 5\)"),
     (lambda m, x: S.occlusion(m, x, window=4, stride=4, baseline=float("nan")), "baseline must be a finite number"),
     (lambda m, x: S.deletion_auc(m, x, torch.rand(3, H)), "saliency must be a tensor of shape"),
     (lambda m, x: S.deletion_auc(m, x, torch.full((3, H, W), float("nan"))), "saliency must be finite"),
@@ -343,7 +350,9 @@ def test_rise_all_classes_holds_each_class_map(images):
 
 def test_methods_accept_a_plain_callable_model(images):
     model = tiny_cnn()
-    fn = lambda x: model(x)  # noqa: E731
+    def fn(x):
+        return model(x)
+
     for name in ("gradient", "occlusion", "rise"):
         torch.testing.assert_close(METHODS[name](fn, images), METHODS[name](model, images))
     sal = torch.rand(3, H, W)

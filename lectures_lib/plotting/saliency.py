@@ -2,7 +2,7 @@
 the occluder widget. The maps themselves come from :mod:`lectures_lib.saliency`."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as W
 import matplotlib
@@ -16,7 +16,7 @@ from ..validation import check_images, check_maps, check_range
 from ..widgets import InteractiveFigure
 from . import to_numpy_image
 
-__all__ = ["normalize_map", "overlay", "compare_maps", "occlusion_figure", "occlusion_widget"]
+__all__ = ["compare_maps", "normalize_map", "occlusion_figure", "occlusion_widget", "overlay"]
 
 
 def normalize_map(saliency_map: torch.Tensor) -> torch.Tensor:
