@@ -69,3 +69,59 @@ def test_mismatched_model_or_config_is_detected(tmp_data_dir):
         cache.load_checkpoint(path, build(), {"lr": 3})
     with pytest.raises(ValueError, match="does not fit the model"):
         cache.load_checkpoint(path, nn.Linear(4, 2), {"lr": 1})
+
+
+@pytest.mark.parametrize("damage", ["missing sha256", "missing state_dict", "meta not json", "a folder"])
+def test_damaged_entries_are_rebuilt(tmp_data_dir, damage):
+    trainer = Trainer()
+    cache.cached_model("toy", {"lr": 1}, build, trainer)
+    path = cache.checkpoint_path("toy", {"lr": 1})
+    if damage == "a folder":
+        path.unlink()
+        (path / "inside").mkdir(parents=True)
+    else:
+        payload = torch.load(path, weights_only=True)
+        if damage == "meta not json":
+            payload["meta"] = "{not json"
+        else:
+            del payload[damage.split()[1]]
+        torch.save(payload, path)
+    with pytest.warns(RuntimeWarning, match="retraining"):
+        model, _ = cache.cached_model("toy", {"lr": 1}, build, trainer)
+    assert trainer.calls == 2 and path.is_file() and torch.all(model.weight == 2)
+
+
+SLOW_TRAINER = r"""
+import sys, time, torch
+from torch import nn
+from lectures_lib import cache
+
+def build():
+    torch.manual_seed(0)
+    return nn.Linear(3, 2)
+
+def train(model):
+    with open(sys.argv[1], "a") as f:
+        f.write("trained\n")
+    time.sleep(2.0)
+    with torch.no_grad():
+        model.weight.fill_(7.0)
+    return {"history": []}
+
+model, _ = cache.cached_model("toy", {"lr": 1}, build, train)
+print(float(model.weight.sum()))
+"""
+
+
+def test_two_processes_asking_for_one_key_train_once(tmp_data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "calls.txt"
+    env = dict(os.environ, LECTURES_DATA=str(tmp_data_dir))
+    procs = [subprocess.Popen([sys.executable, "-c", SLOW_TRAINER, str(log)], env=env, stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert log.read_text().count("trained") == 1 and outs == ["42.0", "42.0"]

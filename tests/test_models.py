@@ -108,3 +108,69 @@ def test_mnist_model_trained_and_cached():
     assert model.data_source["test"] == test.source
     again = models.mnist_model("lenet5", progress=False)  # from the cache: same weights
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+TRAIN_IN_A_FRESH_PROCESS = r"""
+import hashlib, sys, torch
+from lectures_lib import models
+
+torch.rand(int(sys.argv[1]))  # each process has its own global RNG history
+recipe = models.mnist_training_config
+models.mnist_training_config = lambda *a, **k: dict(recipe(*a, **k), epochs=1)
+model = models.mnist_model("lenet5", seed=2, progress=False)
+h = hashlib.sha256()
+for t in model.state_dict().values():
+    h.update(t.numpy().tobytes())
+print(h.hexdigest(), model.test_accuracy)
+"""
+
+
+def test_a_cached_model_is_a_function_of_its_key(tmp_path):
+    """Regression: the first caller's global RNG history used to decide the initial weights."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for history, folder in ((1, "a"), (12345, "b")):
+        root = tmp_path / folder
+        root.mkdir()
+        for name in ("mnist-test", "MNIST"):  # the same data, found through a renamed folder
+            if (data.data_dir() / name).exists():
+                (root / name).symlink_to((data.data_dir() / name).resolve())
+        env = dict(os.environ, LECTURES_DATA=str(root), LECTURES_OFFLINE="1")
+        run = subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(history)], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        outs.append(run.stdout.split()[-2:])
+    assert outs[0] == outs[1]
+
+
+class _KeySeen(Exception):
+    pass
+
+
+def test_the_cache_key_is_the_data_checksum_not_its_path(monkeypatch):
+    from lectures_lib import cache
+
+    def spy(name, key, build, fit):
+        raise _KeySeen(key)
+
+    monkeypatch.setattr(cache, "cached_model", spy)
+    with pytest.raises(_KeySeen) as seen:
+        models.mnist_model("lenet5", progress=False)
+    key = seen.value.args[0]
+    assert key["train_data"] == data.mnist("train").checksum() and key["test_data"] == data.mnist("test").checksum()
+    assert not any("source" in k for k in key) and not any("/" in str(v) for v in key.values())
+
+
+def test_mnist_model_checks_its_arguments_before_loading_data(monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("data was loaded before the arguments were checked")
+
+    monkeypatch.setattr(data, "mnist", no_loading)
+    monkeypatch.setattr(data, "fashion_mnist", no_loading)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        models.mnist_model(dataset="kmnist")
+    with pytest.raises(ValueError, match="name must be one of"):
+        models.mnist_model("resnet")
