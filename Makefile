@@ -29,7 +29,7 @@ lab: setup data
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: setup data
-	LECTURES_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
+	$(PY) -m ruff check . && LECTURES_MODE=fast $(PY) -m pytest --nbval-lax tests notebooks
 
 benchmarks: setup data
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

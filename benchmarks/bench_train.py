@@ -29,7 +29,7 @@ def main() -> None:
     for variant in ("modern", "classic"):
         config = models.mnist_training_config("lenet5" if variant == "modern" else "lenet5_classic")
 
-        def one_epoch():
+        def one_epoch(variant=variant, config=config):
             model = models.LeNet5(variant)
             train.fit(model, (x, y), None, epochs=1, lr=config["lr"], batch_size=config["batch_size"],
                       perturb=train.shift_augmentation(config["augment_shift"]), progress=False)
@@ -37,7 +37,8 @@ def main() -> None:
         rate = images_per_second(one_epoch, len(y))
         print(f"LeNet-5 {variant:8s} training: {rate:8.0f} images/s  -> one epoch of 60,000 digits: {60000 / rate:5.1f} s")
         model = models.LeNet5(variant).eval()
-        print(f"LeNet-5 {variant:8s} inference: {images_per_second(lambda: train.logits(model, x, 1024), len(y)):7.0f} images/s")
+        rate = images_per_second(lambda model=model: train.logits(model, x, 1024), len(y))
+        print(f"LeNet-5 {variant:8s} inference: {rate:7.0f} images/s")
     net = models.imagenet_model()
     batch = torch.rand(32, 3, 224, 224)
     rate = images_per_second(lambda: train.logits(net, batch, 32), 32, repeats=2)

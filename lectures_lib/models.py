@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -13,7 +13,7 @@ Conventions:
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as W
 import matplotlib.pyplot as plt

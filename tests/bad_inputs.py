@@ -5,8 +5,8 @@ and checks each one gets a clear error: a ``ValueError``, ``TypeError`` or ``Fil
 argument; a call that returns instead is a silent result."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bad_inputs import BAD_IMAGES, Case, images, labels, tiny_cnn
 from torch import nn
 
-from bad_inputs import BAD_IMAGES, Case, images, labels, tiny_cnn
 from lectures_lib import cache, config, data, models, plotting, plumbing, train, validation, widgets
 
 CASES: list[Case] = []
@@ -61,7 +61,8 @@ add("validation.check_labels: negative", "y", lambda: validation.check_labels(to
 add("validation.check_labels: a string", "y", lambda: validation.check_labels("cat", 4))
 add("validation.check_maps: NaN map", "saliency", lambda: validation.check_maps(torch.full((4, 28, 28), float("nan")), images()))
 add("validation.check_maps: wrong shape", "saliency", lambda: validation.check_maps(torch.rand(4, 14, 14), images()))
-add("validation.check_features: NaN row", "features", lambda: validation.check_features(torch.tensor([[1.0, 2.0], [float("nan"), 0.0]])))
+add("validation.check_features: NaN row", "features",
+    lambda: validation.check_features(torch.tensor([[1.0, 2.0], [float("nan"), 0.0]])))
 add("validation.check_features: 1-d", "features", lambda: validation.check_features(torch.rand(5)))
 add("validation.check_features: empty", "features", lambda: validation.check_features(torch.rand(0, 3)))
 add("validation.check_features: ints", "features", lambda: validation.check_features(torch.ones(3, 2, dtype=torch.long)))
@@ -230,8 +231,10 @@ def _edited_official_labels() -> Path:
         (raw / "t10k-images-idx3-ubyte").write_bytes(_idx(np.zeros((3, 28, 28))))
         (raw / "t10k-labels-idx1-ubyte").write_bytes(_idx(np.asarray([1, 2, 3])))
         return root
-    (raw / "t10k-images-idx3-ubyte").write_bytes(gzip.open(images_gz).read())
-    lab = bytearray(gzip.open(labels_gz).read())
+    with gzip.open(images_gz) as f:
+        (raw / "t10k-images-idx3-ubyte").write_bytes(f.read())
+    with gzip.open(labels_gz) as f:
+        lab = bytearray(f.read())
     lab[8] = (lab[8] + 1) % 10  # one edited label
     (raw / "t10k-labels-idx1-ubyte").write_bytes(bytes(lab))
     return root

@@ -68,9 +68,9 @@ def test_seeded_is_a_function_of_the_seed_and_restores_the_caller_rng():
 
 def test_seed_everything_repeats():
     config.seed_everything(3)
-    a = (random.random(), np.random.rand(), torch.rand(2))
+    a = (random.random(), np.random.rand(), torch.rand(2))  # noqa: NPY002 - the legacy RNG it seeds
     config.seed_everything(3)
-    b = (random.random(), np.random.rand(), torch.rand(2))
+    b = (random.random(), np.random.rand(), torch.rand(2))  # noqa: NPY002
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
     with pytest.raises(ValueError, match="seed"):
         config.seed_everything(-1)

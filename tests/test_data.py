@@ -21,7 +21,7 @@ def test_mnist_test_split():
     ds = data.mnist("test")
     x, y = ds[0]
     assert len(ds) == 10_000 and x.shape == (1, 28, 28) and x.dtype == torch.float32
-    assert 0 <= x.min() and x.max() <= 1 and isinstance(y, int)
+    assert x.min() >= 0 and x.max() <= 1 and isinstance(y, int)
     assert "MNIST test set (10,000 images)" in ds.source
     xs, ys = data.stack(ds, 5)
     assert xs.shape == (5, 1, 28, 28) and torch.equal(xs[0], x) and ys[0] == y
@@ -98,7 +98,7 @@ def test_load_image_roundtrip_and_errors(tmp_path):
 
 def test_imagenet_preprocess():
     out = data.imagenet_preprocess(torch.rand(3, 300, 400))
-    assert out.shape == (3, 224, 224) and 0 <= out.min() and out.max() <= 1
+    assert out.shape == (3, 224, 224) and out.min() >= 0 and out.max() <= 1
     with pytest.raises(ValueError, match="image must have shape C x H x W"):
         data.imagenet_preprocess(torch.rand(1, 3, 300, 400))
 
@@ -113,7 +113,7 @@ def test_imagenet_samples():
     ds = data.imagenet_samples()
     x, y = ds[1]
     assert len(ds) == 1000 and x.shape == (3, 224, 224) and y == 1 and ds.classes[y] == "goldfish"
-    assert 0 <= x.min() and x.max() <= 1 and "one per class" in ds.source
+    assert x.min() >= 0 and x.max() <= 1 and "one per class" in ds.source
     assert torch.equal(ds[1][0], x)  # decoded once, same tensor values every time
     with pytest.raises(IndexError):
         ds[1000]

@@ -54,7 +54,7 @@ def test_evaluate_topk_by_hand():
 def test_fit_learns_and_is_deterministic():
     x, y = toy_data(256)
     h1 = train.fit(m1 := toy_model(), (x, y), (x, y), epochs=10, lr=0.1, batch_size=32, progress=False)
-    h2 = train.fit(m2 := toy_model(), (x, y), (x, y), epochs=10, lr=0.1, batch_size=32, progress=False)
+    train.fit(m2 := toy_model(), (x, y), (x, y), epochs=10, lr=0.1, batch_size=32, progress=False)
     assert [r["epoch"] for r in h1] == list(range(1, 11)) and h1[-1]["test_acc"] > 0.8  # chance: 0.58
     assert h1[-1]["train_loss"] < h1[0]["train_loss"]
     assert torch.equal(m1[1].weight, m2[1].weight) and not m1.training

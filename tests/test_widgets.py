@@ -18,7 +18,7 @@ def test_prediction_browser_updates_on_slider():
     w = widgets.prediction_browser(Tiny(), x, torch.tensor([0, 1]), ["bright", "dark"], k=2)
     assert w.state["predicted"] == 0 and w.renders == 1
     w.controls["index"].value = 1
-    assert w.state["predicted"] == 1 and w.renders == 2 and w.last_seconds < 0.5
+    assert w.state["predicted"] == 1 and w.renders == 2  # latency: benchmarks/bench_widgets.py
     assert len(w.output.outputs) == 1
 
 
