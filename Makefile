@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 SHARED ?= ../shared/data
 
-.PHONY: setup data lab test benchmarks clean-cache
+.PHONY: setup data lab test benchmarks student clean-cache
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ lab: setup data
 
 test: setup data
 	$(PY) -m ruff check . && LECTURES_MODE=fast $(PY) -m pytest --nbval-lax tests notebooks
+
+# Student copies in student/: solutions stubbed, answers removed, outputs cleared (lectures_lib/student.py).
+student: setup
+	$(PY) -m lectures_lib.student --out student
 
 benchmarks: setup data
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
