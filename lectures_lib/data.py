@@ -95,9 +95,9 @@ def stack(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
 
 # --------------------------------------------------------------------------- IDX files
 
-def md5(path: Path) -> str:
-    """MD5 hex digest of a file."""
-    h = hashlib.md5()
+def md5(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file (MD5 by default; any ``hashlib`` algorithm, e.g. ``"sha256"``)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -142,11 +142,7 @@ MNIST_RAW_SHA256 = {
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return md5(path, "sha256")
 
 
 def _find_idx(folder: Path, stem: str, known: dict[str, str]) -> Path | None:
