@@ -44,15 +44,7 @@ from .plumbing import (
     resolve_target,
     run_model,
 )
-from .validation import (
-    check_choice,
-    check_classes,
-    check_images,
-    check_maps,
-    check_model,
-    check_range,
-    get_module,
-)
+from .validation import check_choice, check_classes, check_images, check_maps, check_model, check_range, get_module
 
 __all__ = [
     "OcclusionResult", "RandomizationCheck", "auc", "blur", "causal_curve", "deletion_auc", "grad_cam",

@@ -223,3 +223,13 @@ add("plotting.occlusion_figure: result is a tensor", "result",
 add("plotting.occlusion_widget: image is 4-d", "image", lambda: P.occlusion_widget(_model(), images(), progress=False))
 add("plotting.occlusion_widget: no windows", "windows",
     lambda: P.occlusion_widget(_model(), images()[0], windows=(), progress=False))
+add("plotting.map_figure: saliency of the wrong shape", "saliency", lambda: P.map_figure(images()[0], torch.rand(4, 4)))
+add("plotting.map_figure: image is 4-d", "image", lambda: P.map_figure(images(), torch.rand(H, W)))
+add("plotting.causal_curves_figure: no curves", "curves", lambda: P.causal_curves_figure({}))
+add("plotting.causal_curves_figure: no insertion curve", "curves['a']",
+    lambda: P.causal_curves_figure({"a": {"deletion": torch.rand(2, 5)}}))
+add("plotting.causal_curves_figure: NaN curve", "curve",
+    lambda: P.causal_curves_figure({"a": {"deletion": torch.full((2, 5), NAN), "insertion": torch.rand(2, 5)}}))
+add("plotting.randomization_figure: a dict", "check", lambda: P.randomization_figure({"gradient": torch.rand(2, 3)}))
+add("plotting.occlusion_figure: index out of range", "index",
+    lambda: P.occlusion_figure(images()[0], S.occlusion(_model(), images(1), window=14, stride=14, progress=False), index=1))

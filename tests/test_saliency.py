@@ -327,7 +327,7 @@ def test_causal_metrics_and_all_classes_rise_in_both_dtypes(images, dtype):
     curve = S.causal_curve(model, x, sal.to(dtype), mode="insertion", step=40, progress=False)
     auc = S.deletion_auc(model, x, sal, step=40, progress=False)
     assert curve.dtype == auc.dtype == dtype and curve.shape == (3, -(-H * W // 40) + 1)
-    assert 0 <= float(auc.min()) and float(auc.max()) <= 1
+    assert float(auc.min()) >= 0 and float(auc.max()) <= 1
     every = S.rise(model, x, n_masks=20, cells=3, all_classes=True, progress=False)
     assert every.shape == (3, 5, H, W) and every.dtype == dtype
     res = S.occlusion(model, x, window=6, stride=6, progress=False)
@@ -395,6 +395,21 @@ def test_overlay_and_compare_maps(images):
     plt.close(fig)
 
 
+def test_lesson_figures(images):
+    model = tiny_cnn()
+    fig = P.map_figure(images[0], torch.rand(H, W).double(), title="a map", cmap="jet")
+    assert len(fig.axes) == 3 and fig.axes[1].get_title() == "a map"
+    curves = {name: {mode: S.causal_curve(model, images, torch.rand(3, H, W), mode=mode, step=60, progress=False)
+                     for mode in ("deletion", "insertion")} for name in ("a", "b")}
+    fig = P.causal_curves_figure(curves)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    check = S.model_randomization_check(model, images, methods={"gradient": METHODS["gradient"]}, layers=["fc", "conv2"])
+    fig = P.randomization_figure(check)
+    assert len(fig.axes[0].lines) == 2   # the method and the zero line
+    res = S.occlusion(model, images, window=6, stride=3, progress=False)
+    assert len(P.occlusion_figure(images[1], res, index=1).axes) == 4   # three panels and a colour bar
+
+
 def test_occlusion_widget_redraws_from_precomputed_maps(images):
     model = tiny_cnn()
     box = P.occlusion_widget(model, images[0], windows=(4, 8), strides=(2, 4), progress=False)
@@ -407,3 +422,18 @@ def test_occlusion_widget_redraws_from_precomputed_maps(images):
     torch.testing.assert_close(box.state["result"].saliency,
                                S.occlusion(model, images[:1], window=8, stride=4, progress=False).saliency)
     assert len(box.output.outputs) == 1   # one picture, redrawn in place
+
+
+def test_the_method_module_does_not_draw():
+    """Methods hold math only: no plotting, widgets, matplotlib, PIL or io in lectures_lib.saliency."""
+    import ast
+    import inspect
+
+    modules = set()
+    for node in ast.walk(ast.parse(inspect.getsource(S))):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add("." * node.level + (node.module or ""))
+    banned = ("matplotlib", "ipywidgets", "PIL", "io", ".plotting", ".widgets")
+    assert not [m for m in modules if m.split(".")[0] in banned or m.startswith(banned[-2:])], modules

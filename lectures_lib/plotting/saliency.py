@@ -16,7 +16,8 @@ from ..validation import check_images, check_maps, check_range
 from ..widgets import InteractiveFigure
 from . import to_numpy_image
 
-__all__ = ["compare_maps", "normalize_map", "occlusion_figure", "occlusion_widget", "overlay"]
+__all__ = ["causal_curves_figure", "compare_maps", "map_figure", "normalize_map", "occlusion_figure", "occlusion_widget",
+           "overlay", "randomization_figure"]
 
 
 def normalize_map(saliency_map: torch.Tensor) -> torch.Tensor:
@@ -71,6 +72,63 @@ def compare_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor], row_tit
             axes[r, c].set_title(name, fontsize=9)
     for ax in axes.flat:
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def map_figure(image: torch.Tensor, saliency_map: torch.Tensor, title: str = "saliency", cmap: str = "gray"):
+    """Three panels: the image (``C x H x W`` in [0, 1]), the map alone (``H x W``, in ``cmap``) and the map
+    over the image (:func:`overlay`). Returns the Figure."""
+    heat = overlay(image, saliency_map)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    axes[0].imshow(to_numpy_image(image), cmap="gray")
+    axes[0].set_title("image")
+    axes[1].imshow(saliency_map.detach().cpu().float().numpy(), cmap=cmap)
+    axes[1].set_title(title)
+    axes[2].imshow(heat)
+    axes[2].set_title("overlay")
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def causal_curves_figure(curves: Mapping[str, Mapping[str, torch.Tensor]]):
+    """Deletion and insertion curves side by side, averaged over images, one line per method labelled with
+    its mean AUC. ``curves``: ``{method: {"deletion": B x (n + 1), "insertion": B x (n + 1)}}`` from
+    :func:`lectures_lib.saliency.causal_curve`. Returns the Figure."""
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("curves must map method names to {'deletion': ..., 'insertion': ...} curves, at least one")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, mode in zip(axes, ("deletion", "insertion")):
+        for name, by_mode in curves.items():
+            if mode not in by_mode:
+                raise ValueError(f"curves[{name!r}] must hold a {mode!r} curve")
+            curve = by_mode[mode].detach().cpu().float()
+            area = float(saliency.auc(curve).mean())
+            ax.plot(torch.linspace(0, 1, curve.shape[1]), curve.mean(dim=0), label=f"{name} ({area:.3f})")
+        ax.set_xlabel(f"fraction of pixels {'deleted' if mode == 'deletion' else 'inserted'}")
+        ax.set_ylabel("p(predicted class), mean over images")
+        ax.set_title(f"{mode} (AUC)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def randomization_figure(check: saliency.RandomizationCheck):
+    """Mean rank correlation with the trained model's maps after randomising down to each layer, one line
+    per method (:func:`lectures_lib.saliency.model_randomization_check`). Returns the Figure."""
+    if not isinstance(check, saliency.RandomizationCheck):
+        raise TypeError(f"check must be a RandomizationCheck, got {type(check).__name__}")
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    steps = range(1, len(check.layers) + 1)
+    for name, corr in check.correlation.items():
+        ax.plot(steps, corr.detach().cpu().float().mean(dim=1), "o-", label=name)
+    ax.set_xticks(steps, [layer.removeprefix("net.") for layer in check.layers], rotation=30)
+    ax.set_xlabel("randomised from the top down to")
+    ax.set_ylabel("Spearman correlation with\nthe trained model's map")
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
