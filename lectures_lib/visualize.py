@@ -47,35 +47,12 @@ from .plumbing import (
     run_model,
     stream_activations,
 )
-from .validation import (
-    check_choice,
-    check_features,
-    check_images,
-    check_labels,
-    check_model,
-    check_range,
-    get_module,
-)
+from .validation import check_choice, check_features, check_images, check_labels, check_model, check_range, get_module
 
 __all__ = [
-    "RULES",
-    "Neighbors",
-    "ReceptiveField",
-    "TopPatches",
-    "activation_maps",
-    "capture_activations",
-    "collect_features",
-    "deconvnet",
-    "embed_tsne",
-    "grid_layout",
-    "guided_backprop",
-    "nearest_neighbors",
-    "neighbor_agreement",
-    "project_top_patches",
-    "projection_image",
-    "receptive_field",
-    "relu_rule",
-    "top_activating_patches",
+    "RULES", "Neighbors", "ReceptiveField", "TopPatches", "activation_maps", "capture_activations", "collect_features",
+    "deconvnet", "embed_tsne", "grid_layout", "guided_backprop", "nearest_neighbors", "neighbor_agreement",
+    "project_top_patches", "projection_image", "receptive_field", "relu_rule", "top_activating_patches",
 ]
 
 
@@ -703,7 +680,8 @@ def _relu_call(func, args, kwargs):
     if func in _RELU_FUNCS:
         return args[0], None, func in (torch.relu_, F.relu_, torch.Tensor.relu_) or bool(_arg(args, kwargs, 1, "inplace", False))
     if func in _HARDTANH_FUNCS:
-        low, high = (0.0, 6.0) if func is F.relu6 else (_arg(args, kwargs, 1, "min_val", -1.0), _arg(args, kwargs, 2, "max_val", 1.0))
+        low, high = (0.0, 6.0) if func is F.relu6 else (_arg(args, kwargs, 1, "min_val", -1.0),
+                                                        _arg(args, kwargs, 2, "max_val", 1.0))
         inplace = func is F.hardtanh_ or bool(_arg(args, kwargs, 1 if func is F.relu6 else 3, "inplace", False))
         return (args[0], float(high), inplace) if low == 0 else None
     return None
@@ -753,8 +731,9 @@ def _unit_value(acts: torch.Tensor, channel: torch.Tensor | None, position: torc
     b, k = acts.shape[:2]
     what = "a class index" if layer is None else f"a channel index of layer {layer!r}"
     if acts.dim() not in (2, 4):
-        raise ValueError(f"{'the model must return B x K logits' if layer is None else f'layer {layer!r} must give B x K or B x K x h x w activations'}, "
-                         f"got shape {tuple(acts.shape)}")
+        wanted = "the model must return B x K logits" if layer is None else \
+            f"layer {layer!r} must give B x K or B x K x h x w activations"
+        raise ValueError(f"{wanted}, got shape {tuple(acts.shape)}")
     rows = torch.arange(b, device=acts.device)
     strength = acts.detach().flatten(2).amax(dim=2) if acts.dim() == 4 else acts.detach()
     if channel is None:

@@ -17,6 +17,10 @@ def _features(n: int = 8, d: int = 5) -> torch.Tensor:
     return torch.randn(n, d, generator=torch.Generator().manual_seed(2))
 
 
+def _points(*shape: int) -> np.ndarray:
+    return np.random.default_rng(3).random(shape)
+
+
 def _with_nan(t: torch.Tensor, value=float("nan")) -> torch.Tensor:
     t = t.clone()
     t[1, 0] = value
@@ -155,11 +159,11 @@ for why, kwargs in (("perplexity 0", {"perplexity": 0}), ("perplexity NaN", {"pe
                     ("max_iter 10", {"max_iter": 10})):
     add(f"embed_tsne: {why}", why.split()[0], lambda kwargs=kwargs: V.embed_tsne(_features(), **{"perplexity": 3, **kwargs}))
 add("embed_tsne: features NaN", "features", lambda: V.embed_tsne(_with_nan(_features()), perplexity=3))
-add("grid_layout: fewer cells than points", "rows", lambda: V.grid_layout(np.random.rand(10, 2), 3, 3))
-add("grid_layout: points N x 3", "points", lambda: V.grid_layout(np.random.rand(4, 3), 2, 2))
+add("grid_layout: fewer cells than points", "rows", lambda: V.grid_layout(_points(10, 2), 3, 3))
+add("grid_layout: points N x 3", "points", lambda: V.grid_layout(_points(4, 3), 2, 2))
 add("grid_layout: points NaN", "points", lambda: V.grid_layout(_with_nan(_features(4, 2)), 2, 2))
-add("grid_layout: rows 0", "rows", lambda: V.grid_layout(np.random.rand(4, 2), 0, 5))
-add("grid_layout: cols a float", "cols", lambda: V.grid_layout(np.random.rand(4, 2), 2, 2.0))
+add("grid_layout: rows 0", "rows", lambda: V.grid_layout(_points(4, 2), 0, 5))
+add("grid_layout: cols a float", "cols", lambda: V.grid_layout(_points(4, 2), 2, 2.0))
 
 # --------------------------------------------------------------------------- figures and the widget
 add("plot_filters: a second-layer weight", "weight", lambda: PV.plot_filters(tiny_cnn()[3]))
@@ -171,12 +175,12 @@ add("plot_neighbors: images NaN", "images", lambda: PV.plot_neighbors(_features(
 add("plot_neighbors: titles of another length", "titles",
     lambda: PV.plot_neighbors(_features(4), images(), [0], k=2, titles=["a"]))
 add("plot_neighbors: query out of range", "query_index", lambda: PV.plot_neighbors(_features(4), images(), [9], k=2))
-add("plot_embedding: points N x 3", "points", lambda: PV.plot_embedding(np.random.rand(4, 3), labels=labels()))
-add("plot_embedding: no labels nor images", "labels", lambda: PV.plot_embedding(np.random.rand(4, 2)))
-add("plot_embedding: labels of another length", "labels", lambda: PV.plot_embedding(np.random.rand(4, 2), labels=labels(3)))
+add("plot_embedding: points N x 3", "points", lambda: PV.plot_embedding(_points(4, 3), labels=labels()))
+add("plot_embedding: no labels nor images", "labels", lambda: PV.plot_embedding(_points(4, 2)))
+add("plot_embedding: labels of another length", "labels", lambda: PV.plot_embedding(_points(4, 2), labels=labels(3)))
 add("plot_embedding: images of another length", "images",
-    lambda: PV.plot_embedding(np.random.rand(3, 2), images=images()))
-add("plot_embedding: thumb 0", "thumb", lambda: PV.plot_embedding(np.random.rand(4, 2), images=images(), thumb=0))
+    lambda: PV.plot_embedding(_points(3, 2), images=images()))
+add("plot_embedding: thumb 0", "thumb", lambda: PV.plot_embedding(_points(4, 2), images=images(), thumb=0))
 add("activation_widget: images uint8", "images", lambda: PV.activation_widget(tiny_cnn(), BAD_IMAGES["uint8"](), [CONV]))
 add("activation_widget: a layer without maps", "layers", lambda: PV.activation_widget(tiny_cnn(), images(), [LINEAR]))
 add("activation_widget: image_titles of another length", "image_titles",

@@ -290,9 +290,9 @@ def test_receptive_field_box_contains_a_max_pool_networks_gradient(x):
     rf = V.receptive_field(net, "c2", image_shape=(3, 16, 16))
     assert (rf.size, rf.jump, rf.start) == ((8, 8), (4, 4), (-1, -1))
     for row, col in ((0, 0), (2, 1)):
-        (t, l, b, r), _ = gradient_box(net, "c2", 1, row, col, (3, 16, 16))
+        (top, left, bottom, right), _ = gradient_box(net, "c2", 1, row, col, (3, 16, 16))
         bt, bl, bb, br = rf.box(row, col)
-        assert bt <= t and bl <= l and b <= bb and r <= br
+        assert bt <= top and bl <= left and bottom <= bb and right <= br
 
 
 def test_crop_pads_where_the_field_leaves_the_image():
@@ -340,10 +340,10 @@ def test_top_patches_crops_and_several_layers_in_one_pass():
     patches = tops["c2"].patches(2)
     assert patches.shape == (3, 3, 8, 8)
     i, (r, c) = int(single.image_index[0, 0]), single.position[0, 0].tolist()
-    t, l, b, rr = single.boxes(2)[0]
+    t, lft, b, rr = single.boxes(2)[0]
     top_, left = -1 + 4 * r, -1 + 4 * c                  # field of c2: size 8, jump 4, start -1
-    assert (t, l) == (max(top_, 0), max(left, 0))
-    torch.testing.assert_close(patches[0, :, t - top_:b - top_, l - left:rr - left], data[i, :, t:b, l:rr])
+    assert (t, lft) == (max(top_, 0), max(left, 0))
+    torch.testing.assert_close(patches[0, :, t - top_:b - top_, lft - left:rr - left], data[i, :, t:b, lft:rr])
     assert tops["fc"].patches(0).shape == (3, 3, 16, 16)  # a linear layer sees the whole image
     assert tops["c1"].strongest_units(2) == sorted(range(4), key=lambda u: -float(tops["c1"].values[u, 0]))[:2]
     with pytest.raises(ValueError, match="unit 0 was not searched"):
@@ -401,9 +401,9 @@ def test_plots_return_figures():
     figs = [PV.plot_filters(net.c1), PV.plot_filters(net.c1.weight, shared_scale=True),
             PV.plot_filters(models.LeNet5().c1.weight),
             PV.plot_neighbors(images.flatten(1) * 2, images, [0, 5], k=3, titles=[f"im{i}" for i in range(12)]),
-            PV.plot_embedding(np.random.rand(12, 2), labels=torch.arange(12) % 3, classes=["a", "b", "c"]),
-            PV.plot_embedding(np.random.rand(12, 2), images=images),
-            PV.plot_embedding(np.random.rand(12, 2), images=images, grid=(3, 4), thumb=8)]
+            PV.plot_embedding(np.random.default_rng(0).random((12, 2)), labels=torch.arange(12) % 3, classes=["a", "b", "c"]),
+            PV.plot_embedding(np.random.default_rng(0).random((12, 2)), images=images),
+            PV.plot_embedding(np.random.default_rng(0).random((12, 2)), images=images, grid=(3, 4), thumb=8)]
     assert all(isinstance(f, plt.Figure) for f in figs)
     assert figs[-1].axes[0].images[0].get_array().shape == (24, 32, 3)
     for f in figs:
