@@ -356,7 +356,11 @@ def upsample_grids(grids: torch.Tensor, shifts: torch.Tensor, size: tuple[int, i
 def rise_masks(n_masks: int, size: tuple[int, int] = (224, 224), *, cells: int = 7, p_keep: float = 0.5,
                seed: int = 0) -> torch.Tensor:
     """The first ``n_masks`` masks that :func:`rise` uses with the same options, for looking at a few
-    (:func:`rise` itself never holds them all). Arguments as in :func:`rise_grids`.
+    (:func:`rise` itself never holds them all).
+
+    Parameters
+    ----------
+    n_masks, size, cells, p_keep, seed : as in :func:`rise_grids`.
 
     Returns
     -------
@@ -497,18 +501,34 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
 
 def deletion_auc(model, x: torch.Tensor, saliency: torch.Tensor, target=None, *, step: int = 224,
                  batch_size: int = 64, progress: bool = True) -> torch.Tensor:
-    """Deletion AUC (RISE paper): area under the probability as the most salient pixels are blacked
-    out first. Lower is better (the map found what the prediction needs). Arguments as in
-    :func:`causal_curve`. Returns ``B`` areas in [0, 1], on the device and in the dtype of ``x``."""
+    """Deletion AUC (Petsiuk et al. 2018): area under the probability as the most salient pixels are blacked
+    out first. Lower is better (the map found what the prediction needs).
+
+    Parameters
+    ----------
+    model, x, saliency, target, step, batch_size, progress : as in :func:`causal_curve`.
+
+    Returns
+    -------
+    ``B`` areas in [0, 1], on the device and in the dtype of ``x``.
+    """
     return auc(causal_curve(model, x, saliency, target, mode="deletion", step=step, batch_size=batch_size,
                             progress=progress))
 
 
 def insertion_auc(model, x: torch.Tensor, saliency: torch.Tensor, target=None, *, step: int = 224,
                   batch_size: int = 64, progress: bool = True) -> torch.Tensor:
-    """Insertion AUC (RISE paper): area under the probability as the most salient pixels are put back
-    into a blurred image first. Higher is better. Arguments as in :func:`causal_curve`. Returns ``B``
-    areas in [0, 1], on the device and in the dtype of ``x``."""
+    """Insertion AUC (Petsiuk et al. 2018): area under the probability as the most salient pixels are put
+    back into a blurred image first (:func:`blur`). Higher is better.
+
+    Parameters
+    ----------
+    model, x, saliency, target, step, batch_size, progress : as in :func:`causal_curve`.
+
+    Returns
+    -------
+    ``B`` areas in [0, 1], on the device and in the dtype of ``x``.
+    """
     return auc(causal_curve(model, x, saliency, target, mode="insertion", step=step, batch_size=batch_size,
                             progress=progress))
 

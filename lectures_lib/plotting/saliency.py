@@ -21,7 +21,16 @@ __all__ = ["causal_curves_figure", "compare_maps", "map_figure", "normalize_map"
 
 
 def normalize_map(saliency_map: torch.Tensor) -> torch.Tensor:
-    """Scale an ``H x W`` (or ``B x H x W``, per map) saliency map to [0, 1] for display (float32)."""
+    """Scale a saliency map to [0, 1] for display: ``(s - min) / (max - min)``, per map.
+
+    Parameters
+    ----------
+    saliency_map : finite ``H x W`` or ``B x H x W`` tensor, any scale.
+
+    Returns
+    -------
+    float32 tensor of the same shape in [0, 1] (a constant map gives 0).
+    """
     if not isinstance(saliency_map, torch.Tensor) or saliency_map.dim() < 2 or not saliency_map.numel():
         raise ValueError(f"saliency must be a non-empty H x W or B x H x W tensor, got "
                          f"{getattr(saliency_map, 'shape', type(saliency_map).__name__)}")
@@ -34,8 +43,17 @@ def normalize_map(saliency_map: torch.Tensor) -> torch.Tensor:
 
 
 def overlay(image: torch.Tensor, saliency_map: torch.Tensor, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """Blend a saliency map (``H x W``, any scale) in colour over an image (``C x H x W`` in [0, 1]).
-    Returns an ``H x W x 3`` numpy array in [0, 1], ready for ``plt.imshow``."""
+    """Blend a saliency map in colour over an image.
+
+    Parameters
+    ----------
+    image : ``C x H x W`` in [0, 1] (C = 1 or 3). saliency_map : finite ``H x W``, any scale (min-max scaled).
+    alpha : weight of the colour map, in [0, 1] (default 0.5). cmap : a matplotlib colour map (default "jet").
+
+    Returns
+    -------
+    ``H x W x 3`` numpy array in [0, 1], ready for ``plt.imshow``.
+    """
     check_images(image, "image", ndim=3)
     check_range(alpha, "alpha", low=0.0, high=1.0)
     if cmap not in matplotlib.colormaps:
@@ -52,7 +70,14 @@ def compare_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor], row_tit
                  alpha: float = 0.5, size: float = 2.4):
     """Side-by-side figure: one row per image, the image then each method's map over it.
 
-    images: ``B x C x H x W`` in [0, 1]; maps: ``method name -> B x H x W``. Returns the Figure.
+    Parameters
+    ----------
+    images : ``B x C x H x W`` in [0, 1], ``B >= 1``. maps : ``{method name: B x H x W}``, at least one.
+    row_titles : one title per image (default "image"). alpha : as in :func:`overlay`. size : inches per panel.
+
+    Returns
+    -------
+    the matplotlib Figure (``B x (len(maps) + 1)`` panels).
     """
     check_images(images, "images", min_batch=1)
     if not isinstance(maps, Mapping) or not maps:
@@ -77,8 +102,17 @@ def compare_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor], row_tit
 
 
 def map_figure(image: torch.Tensor, saliency_map: torch.Tensor, title: str = "saliency", cmap: str = "gray"):
-    """Three panels: the image (``C x H x W`` in [0, 1]), the map alone (``H x W``, in ``cmap``) and the map
-    over the image (:func:`overlay`). Returns the Figure."""
+    """Three panels: the image, the map alone and the map over the image (:func:`overlay`).
+
+    Parameters
+    ----------
+    image : ``C x H x W`` in [0, 1]. saliency_map : finite ``H x W``. title : the map's title.
+    cmap : colour map of the map alone (default "gray").
+
+    Returns
+    -------
+    the matplotlib Figure.
+    """
     heat = overlay(image, saliency_map)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
     axes[0].imshow(to_numpy_image(image), cmap="gray")
@@ -94,9 +128,18 @@ def map_figure(image: torch.Tensor, saliency_map: torch.Tensor, title: str = "sa
 
 
 def causal_curves_figure(curves: Mapping[str, Mapping[str, torch.Tensor]]):
-    """Deletion and insertion curves side by side, averaged over images, one line per method labelled with
-    its mean AUC. ``curves``: ``{method: {"deletion": B x (n + 1), "insertion": B x (n + 1)}}`` from
-    :func:`lectures_lib.saliency.causal_curve`. Returns the Figure."""
+    """Deletion and insertion curves (Petsiuk et al. 2018) side by side, averaged over images, one line per
+    method labelled with its mean AUC.
+
+    Parameters
+    ----------
+    curves : ``{method: {"deletion": B x (n + 1), "insertion": B x (n + 1)}}`` from
+        :func:`lectures_lib.saliency.causal_curve`, at least one method.
+
+    Returns
+    -------
+    the matplotlib Figure (two panels).
+    """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError("curves must map method names to {'deletion': ..., 'insertion': ...} curves, at least one")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -116,8 +159,18 @@ def causal_curves_figure(curves: Mapping[str, Mapping[str, torch.Tensor]]):
 
 
 def randomization_figure(check: saliency.RandomizationCheck):
-    """Mean rank correlation with the trained model's maps after randomising down to each layer, one line
-    per method (:func:`lectures_lib.saliency.model_randomization_check`). Returns the Figure."""
+    """The cascading randomisation sanity check (Adebayo et al. 2018): mean rank correlation with the trained
+    model's maps after randomising down to each layer, one line per method.
+
+    Parameters
+    ----------
+    check : the :class:`~lectures_lib.saliency.RandomizationCheck` of
+        :func:`lectures_lib.saliency.model_randomization_check`.
+
+    Returns
+    -------
+    the matplotlib Figure.
+    """
     if not isinstance(check, saliency.RandomizationCheck):
         raise TypeError(f"check must be a RandomizationCheck, got {type(check).__name__}")
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
@@ -135,9 +188,19 @@ def randomization_figure(check: saliency.RandomizationCheck):
 
 def occlusion_figure(image: torch.Tensor, result: saliency.OcclusionResult, index: int = 0,
                      title: str | None = None, window: int | None = None, stride: int | None = None):
-    """Three panels for image ``index`` of an :class:`~lectures_lib.saliency.OcclusionResult`: the image
-    (``C x H x W``), the probability by occluder position, the mean probability drop over the image.
-    Returns the Figure."""
+    """Occlusion (Zeiler and Fergus 2014) in three panels: the image, the target probability by occluder
+    position, the mean probability drop per pixel over the image.
+
+    Parameters
+    ----------
+    image : ``C x H x W`` in [0, 1], the image ``index`` of ``result``.
+    result : an :class:`~lectures_lib.saliency.OcclusionResult`. index : which image of the result (default 0).
+    title : the class name shown with its probability. window, stride : shown in the title when given.
+
+    Returns
+    -------
+    the matplotlib Figure.
+    """
     check_images(image, "image", ndim=3)
     if not isinstance(result, saliency.OcclusionResult):
         raise TypeError(f"result must be an OcclusionResult, got {type(result).__name__}")
@@ -164,11 +227,20 @@ def occlusion_widget(model, image: torch.Tensor, target: int | None = None, *,
     """The lesson's occluder widget: pick a window size and a stride, see the map.
 
     Every ``(window, stride)`` pair with ``stride <= window`` is computed up front
-    (:func:`lectures_lib.saliency.occlusion_maps`), so a change only redraws. ``image``: ``C x H x W`` in
-    [0, 1]. Returns an :class:`~lectures_lib.widgets.InteractiveFigure` whose ``.controls`` are
-    ``"window"`` and ``"stride"`` and whose ``.state`` is ``{"window", "stride", "result"}`` (``result``
-    the :class:`~lectures_lib.saliency.OcclusionResult` shown, None for a stride larger than the window);
-    ``.results`` holds every precomputed result by ``(window, stride)``.
+    (:func:`lectures_lib.saliency.occlusion_maps`), so a change only redraws.
+
+    Parameters
+    ----------
+    model : as in :func:`lectures_lib.saliency.occlusion`. image : ``C x H x W`` in [0, 1].
+    target : the class (default None: the predicted class). windows, strides : the sizes offered.
+    baseline, batch_size : as in :func:`lectures_lib.saliency.occlusion`.
+    categories : class names (default ``model.categories`` when it has them). progress : show a progress bar.
+
+    Returns
+    -------
+    an :class:`~lectures_lib.widgets.InteractiveFigure`: ``.controls`` ``"window"`` and ``"stride"``;
+    ``.state`` ``{"window", "stride", "result"}`` (``result`` the :class:`~lectures_lib.saliency.OcclusionResult`
+    shown, None for a stride larger than the window); ``.results`` every precomputed result by ``(window, stride)``.
     """
     check_images(image, "image", ndim=3)
     target = int(resolve_target(model, image[None], target)[0])
