@@ -188,6 +188,7 @@ def input_gradient(model, x: torch.Tensor, objective: Callable[..., torch.Tensor
     with the model in eval mode. Only the input's gradient is computed: parameters' ``.grad`` stay untouched.
     Returns ``B x C x H x W`` on the device and in the dtype of ``x``.
     """
+    check_range(batch_size, "batch_size", 1, integer=True)
     grads = []
     with torch.enable_grad():
         for i in range(0, x.shape[0], batch_size):

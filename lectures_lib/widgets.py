@@ -6,6 +6,7 @@ dataset) is precomputed when the widget is built, never inside a callback.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +46,19 @@ class InteractiveFigure(W.VBox):
         super().__init__(rows)
         self.update()
 
+    @contextlib.contextmanager
+    def hold(self):
+        """Change several controls inside the block and redraw once, at its end."""
+        self._held = True
+        try:
+            yield self
+        finally:
+            self._held = False
+            self.update()
+
     def update(self) -> None:
+        if getattr(self, "_held", False):
+            return
         start = time.perf_counter()
         fig, self.state = self.render(**{k: c.value for k, c in self.controls.items()})
         show_figure(self.output, fig)

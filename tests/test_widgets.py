@@ -38,3 +38,12 @@ def test_upload_classifier_good_and_bad_files():
     _upload(w, "notes.txt", b"not an image")
     text = "".join(o.get("text", "") for o in w.children[1].outputs)
     assert "Could not use notes.txt" in text
+
+
+def test_hold_redraws_once_for_several_changes():
+    x = torch.stack([torch.full((1, 4, 4), v) for v in (0.9, 0.1, 0.8)])
+    w = widgets.prediction_browser(Tiny(), x, torch.tensor([0, 1, 0]), ["bright", "dark"], k=2)
+    with w.hold():
+        w.controls["index"].value = 1
+        w.controls["index"].value = 2
+    assert w.renders == 2 and w.state["index"] == 2
