@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .validation import check_images, check_labels, check_model, check_range, get_module
+from .validation import check_images, check_labels, check_logits, check_model, check_range, get_module
 
 __all__ = [
     "count_items", "batches", "eval_mode", "model_device", "model_dtype", "run_model", "logits",
@@ -147,19 +147,13 @@ def run_model(model, x: torch.Tensor, name: str = "x") -> torch.Tensor:
     return out
 
 
-def _check_logits(out: torch.Tensor) -> torch.Tensor:
-    if out.dim() != 2:
-        raise ValueError(f"model must return B x K logits, got shape {tuple(out.shape)}")
-    return out
-
-
 @torch.no_grad()
 def logits(model, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Logits ``B x K`` of ``model`` on images ``x`` (``B x C x H x W`` in [0, 1]), in eval mode, batched,
     without gradients; on the device and in the dtype of ``x``."""
     check_images(x, "x", channels=input_channels(model), min_batch=1)
     with eval_mode(model):
-        outs = [_check_logits(run_model(model, xb)).to(x.device, x.dtype) for xb, _ in batches(x, batch_size)]
+        outs = [check_logits(run_model(model, xb)).to(x.device, x.dtype) for xb, _ in batches(x, batch_size)]
     return torch.cat(outs)
 
 

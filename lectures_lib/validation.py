@@ -14,7 +14,7 @@ import torch
 
 __all__ = [
     "check_images", "check_labels", "check_classes", "check_range", "check_eps", "check_choice",
-    "check_model", "check_maps", "check_features", "check_topk", "get_module",
+    "check_model", "check_maps", "check_features", "check_topk", "check_flag", "check_logits", "get_module",
 ]
 
 
@@ -151,6 +151,20 @@ def check_topk(topk, num_classes: int | None = None, name: str = "topk") -> list
     if not isinstance(topk, (list, tuple)) or not topk:
         raise ValueError(f"{name} must be a non-empty sequence of ints >= 1, got {topk!r}")
     return [check_range(k, name, 1, num_classes, integer=True) for k in topk]
+
+
+def check_flag(value, name: str) -> bool:
+    """Check that ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_logits(out, name: str = "model") -> torch.Tensor:
+    """Check that a model's output is a ``B x K`` tensor of logits."""
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        raise ValueError(f"{name} must return B x K logits, got {getattr(out, 'shape', type(out).__name__)}")
+    return out
 
 
 def get_module(model: torch.nn.Module, layer: str) -> torch.nn.Module:
