@@ -681,6 +681,15 @@ def _attack_fn(attack) -> Attack:
     return attack
 
 
+def _run_attack(attack_fn: Attack, model, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """``attack_fn(model, x, y, eps)``, checked: images of the shape of ``x`` in [0, 1]."""
+    x_adv = attack_fn(model, x, y, eps)
+    if not isinstance(x_adv, torch.Tensor) or x_adv.shape != x.shape:
+        got = tuple(x_adv.shape) if isinstance(x_adv, torch.Tensor) else type(x_adv).__name__
+        raise ValueError(f"attack must return adversarial images of the shape of its input {tuple(x.shape)}, got {got}")
+    return check_images(x_adv, "the images the attack returned")
+
+
 def _check_eps_values(eps_values) -> list[float]:
     if isinstance(eps_values, (str, bytes)) or not isinstance(eps_values, (Sequence, torch.Tensor, np.ndarray)):
         raise TypeError(f"eps_values must be a sequence of epsilons in [0, 1], got {type(eps_values).__name__}")
@@ -737,7 +746,7 @@ def accuracy_under_attack(model, data, attack: str | Attack = "fgsm", *, eps_val
                 x = x.to(model_device(model))
             y = check_labels(torch.as_tensor(y), len(x), None, "data's labels").to(x.device)
             for i, eps in enumerate(eps_values):
-                x_adv = x if eps == 0 else attack_fn(model, x, y, eps)  # eps 0: the clean images
+                x_adv = x if eps == 0 else _run_attack(attack_fn, model, x, y, eps)  # eps 0: the clean images
                 scores = logits(model, x_adv, batch_size)
                 check_topk(topk, scores.shape[1])
                 check_classes(y, scores.shape[1], "data's labels")
@@ -787,7 +796,7 @@ def smallest_eps(model, x: torch.Tensor, y=None, *, eps_values: Sequence[float],
         todo = eps_best.isnan()
         if not todo.any():
             break
-        x_adv = attack_fn(model, x[todo], y[todo], eps)
+        x_adv = _run_attack(attack_fn, model, x[todo], y[todo], eps)
         scores = logits(model, x_adv)
         check_classes(y, scores.shape[1], "y")
         fooled = scores.argmax(dim=1) != y[todo]

@@ -182,6 +182,10 @@ add("attacks.smallest_eps: unknown attack", "attack", lambda: se(attack="cw"))
 add("attacks.smallest_eps: y is too short", "y", lambda: se(y=labels(2)))
 add("attacks.smallest_eps: y is out of range", "y", lambda: se(y=labels() + 10))
 add("attacks.smallest_eps: model is a string", "model", lambda: se(model="lenet"))
+for why, fn in (("returns None", lambda m, x, y, eps: None), ("returns one image", lambda m, x, y, eps: x[:1]),
+                ("returns 0-255 images", lambda m, x, y, eps: x * 255)):
+    add(f"attacks.accuracy_under_attack: the attack {why}", "attack", lambda fn=fn: aua(attack=fn))
+    add(f"attacks.smallest_eps: the attack {why}", "attack", lambda fn=fn: se(attack=fn))
 
 pre = lambda **kw: A.precompute_attacks(**{"model": tiny_cnn(), "images": images(), "eps_values": [0.1],  # noqa: E731
                                           "progress": False, **kw})
