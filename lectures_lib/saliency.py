@@ -44,7 +44,17 @@ from .plumbing import (
     resolve_target,
     run_model,
 )
-from .validation import check_choice, check_classes, check_images, check_maps, check_model, check_range, get_module
+from .validation import (
+    check_choice,
+    check_classes,
+    check_flag,
+    check_images,
+    check_logits,
+    check_maps,
+    check_model,
+    check_range,
+    get_module,
+)
 
 __all__ = [
     "OcclusionResult", "RandomizationCheck", "auc", "blur", "causal_curve", "deletion_auc", "grad_cam",
@@ -64,29 +74,18 @@ def _check_inputs(model, x: torch.Tensor, batch_size: int) -> None:
 
 def _pick(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``out[b, target[b]]`` of ``B x K`` model outputs, after checking that the classes exist."""
-    if out.dim() != 2:
-        raise ValueError(f"model must return B x K logits, got shape {tuple(out.shape)}")
-    check_classes(target, out.shape[1], "target")
+    check_classes(target, check_logits(out).shape[1], "target")
     return out.gather(1, target.to(out.device)[:, None])[:, 0]
 
 
 def _softmax(model, images: torch.Tensor) -> torch.Tensor:
     """Class probabilities ``B x K`` on the device and in the dtype of ``images``."""
-    out = run_model(model, images)
-    if out.dim() != 2:
-        raise ValueError(f"model must return B x K logits, got shape {tuple(out.shape)}")
-    return out.softmax(dim=1).to(images.device, images.dtype)
+    return check_logits(run_model(model, images)).softmax(dim=1).to(images.device, images.dtype)
 
 
 def _work_device(model, x: torch.Tensor) -> torch.device:
     """Where masks and accumulators live: an ``nn.Module``'s device, else the images'."""
     return model_device(model) if isinstance(model, nn.Module) else x.device
-
-
-def _check_flag(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- white box: gradients
@@ -141,7 +140,7 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target=None, *, layer: str, upsa
                         "grad_cam(model, x, target, layer=...)")
     _check_inputs(model, x, batch_size)
     module = get_module(model, layer)
-    _check_flag(upsample, "upsample")
+    check_flag(upsample, "upsample")
     target = resolve_target(model, x, target, batch_size=batch_size)
     acts, maps = [], []
 
@@ -394,7 +393,7 @@ def rise(model, x: torch.Tensor, target=None, *, n_masks: int = 4000, cells: int
     _check_inputs(model, x, batch_size)
     b, _, h, w = x.shape
     grids, shifts = rise_grids(n_masks, cells=cells, p_keep=p_keep, seed=seed, size=(h, w))
-    if _check_flag(all_classes, "all_classes") and target is not None:
+    if check_flag(all_classes, "all_classes") and target is not None:
         raise ValueError(f"target must be None with all_classes=True (every class is returned), got {target!r}")
     target = None if all_classes else resolve_target(model, x, target, batch_size=batch_size)
     dev, sal = _work_device(model, x), None
