@@ -53,8 +53,10 @@ from .validation import (
     check_choice,
     check_classes,
     check_eps,
+    check_flag,
     check_images,
     check_labels,
+    check_logits,
     check_model,
     check_range,
     check_topk,
@@ -90,12 +92,6 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 # --------------------------------------------------------------------------- argument checks
 
-def _check_flag(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 def _check_loss_fn(loss_fn) -> None:
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn must be None or a function (logits, y) -> scalar, got {type(loss_fn).__name__}")
@@ -116,7 +112,7 @@ def _attack_inputs(model, x, y, *, name: str = "y", targeted: bool = False, batc
     is checked against the logits of the attack's own forward pass), or the model's predictions when ``y``
     is None (refused for a targeted attack)."""
     _check_inputs(model, x, batch_size, loss_fn)
-    _check_flag(targeted, "targeted")
+    check_flag(targeted, "targeted")
     if y is None:
         if targeted:
             raise ValueError(f"{name} is required for a targeted attack: the class to move each image toward")
@@ -134,9 +130,7 @@ def _objective(loss_fn: LossFn | None, name: str = "y") -> Callable[[torch.Tenso
     loss_fn = loss_fn or _sum_cross_entropy
 
     def objective(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if out.dim() != 2:
-            raise ValueError(f"model must return B x K logits, got shape {tuple(out.shape)}")
-        check_classes(y, out.shape[1], name)
+        check_classes(y, check_logits(out).shape[1], name)
         value = loss_fn(out, y)
         if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.is_floating_point():
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
@@ -318,7 +312,7 @@ def pgd(model, x: torch.Tensor, y=None, *, eps: float, alpha: float, steps: int,
     eps = check_eps(eps)
     alpha = float(check_range(alpha, "alpha", 0.0, 1.0, low_inclusive=False))
     steps = check_range(steps, "steps", 1, integer=True)
-    _check_flag(random_start, "random_start")
+    check_flag(random_start, "random_start")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     objective = _objective(loss_fn)
