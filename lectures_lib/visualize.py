@@ -51,8 +51,9 @@ from .validation import check_choice, check_features, check_images, check_labels
 
 __all__ = [
     "RULES", "Neighbors", "ReceptiveField", "TopPatches", "activation_maps", "capture_activations", "collect_features",
-    "deconvnet", "embed_tsne", "grid_layout", "guided_backprop", "nearest_neighbors", "neighbor_agreement",
-    "project_top_patches", "projection_image", "receptive_field", "relu_rule", "top_activating_patches",
+    "deconvnet", "deconvnet_without_switches", "embed_tsne", "grid_layout", "guided_backprop", "layer_depth",
+    "nearest_neighbors", "neighbor_agreement", "no_switches", "project_top_patches", "projection_image",
+    "receptive_field", "relu_rule", "top_activating_patches", "unit_selectivity",
 ]
 
 
@@ -903,3 +904,156 @@ def project_top_patches(model: nn.Module, top: TopPatches, unit: int, *, method:
     grads = _project(model, images, unit, top.layer, top.position[u], method, 32)
     shown = projection_image(grads)
     return torch.stack([top.field.crop(img, int(r), int(c), fill) for img, (r, c) in zip(shown, top.position[u])])
+
+
+# --------------------------------------------------------------------------- deconvnet without switches
+
+class _SwitchlessMaxPool(torch.autograd.Function):
+    """Max-pooling going forward; going back, no switches: each pooled signal is copied to every
+    position of its window (the backward of a sum-pooling), whatever the forward pass chose."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, ceil_mode):
+        ctx.shape, ctx.pool = x.shape, (kernel, stride, padding, ceil_mode)
+        return F.max_pool2d(x, kernel, stride, padding, 1, ceil_mode)
+
+    @staticmethod
+    def backward(ctx, grad):
+        kernel, stride, padding, ceil_mode = ctx.pool
+        with torch.enable_grad():
+            z = grad.new_zeros(ctx.shape).requires_grad_(True)
+            out = F.avg_pool2d(z, kernel, stride, padding, ceil_mode, True, 1)    # divisor 1: a sum
+            (spread,) = torch.autograd.grad(out, z, grad)
+        return spread, None, None, None, None
+
+
+class no_switches(TorchFunctionMode):
+    """Context manager: inside ``with no_switches():`` every 2-D max-pooling (``nn.MaxPool2d`` or
+    ``F.max_pool2d``) computes its usual output, but its backward pass forgets the switches (where each
+    maximum came from) and copies each signal to its whole window. With the deconvnet's ReLU rule, which
+    also ignores the forward pass, nothing of the image is left in the projection
+    (:func:`deconvnet_without_switches`). Max-poolings that return their indices are left alone; dilated
+    ones raise a ``ValueError``."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func not in (F.max_pool2d, torch.max_pool2d) or _arg(args, kwargs, 6, "return_indices", False):
+            return func(*args, **kwargs)
+        kernel = _arg(args, kwargs, 1, "kernel_size")
+        stride = _arg(args, kwargs, 2, "stride", None)
+        stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else stride
+        if _pair(_arg(args, kwargs, 4, "dilation", 1)) != (1, 1):
+            raise ValueError("model: no_switches supports max-pooling without dilation only")
+        return _SwitchlessMaxPool.apply(args[0], kernel, stride, _arg(args, kwargs, 3, "padding", 0),
+                                        bool(_arg(args, kwargs, 5, "ceil_mode", False)))
+
+
+def deconvnet_without_switches(model: nn.Module, x: torch.Tensor, target=None, *, layer: str | None = None,
+                               position=None, batch_size: int = 32) -> torch.Tensor:
+    """The deconvnet projection (:func:`deconvnet`) with the max-pooling switches thrown away: going down,
+    each pooled signal is spread over its whole pooling window (:class:`no_switches`), ReLUs rectify the
+    signal and convolutions run transposed.
+
+    Every step then ignores the forward pass, so the projection of a unit at a given position is the same
+    for every image: the switches carry the image's information in Zeiler and Fergus's figures (Mahendran
+    and Vedaldi, "Salient deconvolutional networks", ECCV 2016). On a network without max-pooling
+    (EfficientNet, all-convolutional nets) the plain deconvnet behaves like this already.
+
+    Parameters
+    ----------
+    model, x, target, layer, position, batch_size
+        As in :func:`deconvnet`. ``target`` and ``position`` still depend on the image when left None
+        (its most active channel, that channel's strongest position).
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W`` on the device and in the dtype of ``x``.
+    """
+    with no_switches():
+        return _project(model, x, target, layer, position, "deconvnet", batch_size)
+
+
+# --------------------------------------------------------------------------- naming layers, choosing units
+
+def layer_depth(model: nn.Module, layer: str, *, image_shape: Sequence[int] | None = None) -> int:
+    """How deep ``layer`` sits: the number of weight layers (convolutions and linear layers) that have run
+    when its output is computed, counted on one forward pass (its last call, if it is called several times).
+
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str
+        A ``named_modules`` name.
+    image_shape : (C, H, W), optional
+        As in :func:`receptive_field`.
+
+    Returns
+    -------
+    int
+        0 for a layer before the first convolution; e.g. 3 for LeNet-5's ``"c5"``.
+    """
+    target = get_module(model, layer)
+    shape = _check_image_shape(image_shape, model) if image_shape is not None else _default_image_shape(model)
+    weighted = {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m is not target}
+    ran, depth = [0], [None]
+
+    def count(name, _module, _inputs, _output):
+        if name != layer:
+            ran[0] += 1
+        if name == layer:
+            depth[0] = ran[0] + isinstance(target, (nn.Conv2d, nn.Linear))
+            ran[0] = depth[0]
+
+    with hooks({**weighted, layer: target}, count), eval_mode(model), torch.no_grad():
+        run_model(model, torch.full((1, *shape), 0.5, device=model_device(model)), "image_shape")
+    if depth[0] is None:
+        raise ValueError(f"layer {layer!r} did not run in the model's forward pass")
+    return int(depth[0])
+
+
+def unit_selectivity(model: nn.Module, data, layers: str | Sequence[str], *, k: int = 9, batch_size: int = 64,
+                     progress: bool = True) -> torch.Tensor | dict[str, torch.Tensor]:
+    """How selective each unit is: how far its ``k`` best images stand out from the typical image, to choose
+    units worth showing (a unit that fires on everything has top patches that teach nothing).
+
+    Each image's response of a unit is its strongest activation over positions, ``m_i``; the selectivity is
+    the z-score of the top ``k``: ``(mean of the k largest m_i - mean of all m_i) / std of all m_i``.
+    One streaming pass over ``data`` (:func:`lectures_lib.plumbing.stream_activations`).
+
+    Parameters
+    ----------
+    model : nn.Module
+    data : Dataset of ``(image, label)``, tensor ``N x C x H x W`` or pair ``(x, y)``
+        Images in [0, 1], ``N >= 2``.
+    layers : str or list of str
+    k : int, default 9
+        ``1 <= k <= N``, as in :func:`top_activating_patches`.
+    batch_size : int, default 64
+    progress : bool, default True
+
+    Returns
+    -------
+    Tensor ``U`` (one value per channel), or ``{layer: Tensor}`` when ``layers`` is a list
+        On the device and in the dtype of the data's images; a constant unit gets 0.
+    """
+    ref = _first_image(data)
+    n = count_items(data)
+    if n < 2:
+        raise ValueError(f"data must hold at least 2 images to measure selectivity, got {n}")
+    check_range(k, "k", 1, n, integer=True)
+    check_range(batch_size, "batch_size", 1, integer=True)
+    names = _layer_names(layers)
+    peaks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    for _, outputs in stream_activations(model, data, names, batch_size, progress, "selectivity"):
+        for name in names:
+            a = outputs[name]
+            peaks[name].append((a.flatten(2).amax(dim=2) if a.dim() > 2 else a).double().cpu())
+    result = {}
+    for name in names:
+        m = torch.cat(peaks[name])                                   # N x U
+        top = m.topk(k, dim=0).values.mean(dim=0)
+        spread = m.std(dim=0)
+        z = torch.where(spread > 0, (top - m.mean(dim=0)) / spread.clamp_min(1e-300), torch.zeros_like(top))
+        result[name] = z.to(ref.device, ref.dtype)
+    return result[names[0]] if isinstance(layers, str) else result

@@ -19,21 +19,26 @@ from ..validation import check_images, check_range
 from ..widgets import InteractiveFigure
 from . import image_grid, to_numpy_image
 
-__all__ = ["activation_view", "activation_widget", "plot_embedding", "plot_filters", "plot_neighbors"]
+__all__ = ["activation_view", "activation_widget", "plot_activation_maps", "plot_embedding", "plot_filters",
+           "plot_neighbors", "plot_projection_rows", "plot_top_patches"]
 
 
 def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale: bool = False,
-                 figsize: tuple[float, float] | None = None):
-    """First-layer filters as pictures.
+                 figsize: tuple[float, float] | None = None, title: str | None = None):
+    """First-layer filters as pictures, on a symmetric diverging scale: zero weight is the middle of the
+    scale (white for grey filters, mid-grey for colour ones), so positive and negative lobes read at a glance.
+
+    Grey filters (``C = 1``) are drawn with a blue-white-red colour map from ``-m`` to ``+m`` and a colour bar;
+    colour filters (``C = 3``) as RGB images ``0.5 + 0.5 * w / m`` (grey = 0). ``m`` is each filter's largest
+    ``|w|`` (or, with ``shared_scale``, the largest over all filters, which shows which filters are strong).
 
     Parameters
     ----------
     weight : Tensor ``K x C x k x k`` (C = 1: grey, C = 3: RGB) or an ``nn.Conv2d``
     ncols : int, default 8
     shared_scale : bool, default False
-        False scales each filter to its own range; True uses one range for all, which shows which
-        filters are strong.
     figsize : (width, height), optional
+    title : str, optional
 
     Returns
     -------
@@ -48,10 +53,211 @@ def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale:
         raise ValueError(f"weight must have 1 or 3 input channels (first-layer filters), got shape "
                          f"{tuple(weight.shape)}; pick channels, e.g. weight[:, :1]")
     check_range(ncols, "ncols", 1, integer=True)
-    w = weight.detach().float().cpu()
+    w = weight.detach().double().cpu()
+    if not torch.isfinite(w).all():
+        raise ValueError("weight must be finite, got NaN or infinite values")
+    k = len(w)
+    m = w.abs().amax(dim=(1, 2, 3)) if not shared_scale else w.abs().max().expand(k)
+    m = torch.where(m > 0, m, torch.ones_like(m))
+    ncols = max(1, min(ncols, k))
+    nrows = int(np.ceil(k / ncols))
     grey = w.shape[1] == 1
-    return image_grid(w[:, 0] if grey else w, ncols=ncols, cmap="gray" if grey else None, figsize=figsize,
-                      scale="shared" if shared_scale else "each")
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (1.1 * ncols + (1.4 if grey else 0.3), 1.2 * nrows + 0.9),
+                             squeeze=False, layout="constrained")
+    im = None
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= k:
+            continue
+        if grey:
+            values = (w[i, 0] if shared_scale else w[i, 0] / m[i]).numpy()
+            lim = float(m[0]) if shared_scale else 1.0
+            im = ax.imshow(values, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        else:
+            ax.imshow((0.5 + 0.5 * w[i] / m[i]).clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(str(i), fontsize=7)
+    scale = "one scale for all filters" if shared_scale else "each filter scaled by its largest |weight|"
+    fig.suptitle((title + "\n" if title else "") + (f"{scale}; white = 0" if grey else f"{scale}; grey = 0"),
+                 fontsize=10)
+    if grey and im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9, aspect=12,
+                     label="weight" if shared_scale else "weight / max |w|")
+    return fig
+
+
+def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequence[int] | None = None, *,
+                         layer: str = "", title: str | None = None, ncols: int = 8, cmap: str = "viridis"):
+    """One image beside the activation maps of several channels of a layer, all maps on one colour scale
+    (with its colour bar) and stretched over the image's extent, so a weak map looks weak and a hot spot
+    sits over the part of the image it responds to.
+
+    Parameters
+    ----------
+    image : Tensor ``C x H x W`` in [0, 1]
+    maps : Tensor ``K x h x w``
+        The layer's activations for this image (:func:`visualize.capture_activations`, one image).
+    channels : sequence of int, optional
+        Which maps to show (default the first 16).
+    layer : str
+        The layer's name, for the titles.
+    title : str, optional
+    ncols : int, default 8
+    cmap : str, default "viridis"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_images(image, "image", ndim=3)
+    if not isinstance(maps, torch.Tensor) or maps.dim() != 3 or not maps.is_floating_point():
+        raise ValueError(f"maps must be a float tensor K x h x w (one image's activations), got "
+                         f"{tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__}")
+    if not torch.isfinite(maps).all():
+        raise ValueError("maps must be finite, got NaN or infinite values")
+    chosen = list(range(min(16, len(maps)))) if channels is None else list(channels)
+    if not chosen:
+        raise ValueError("channels must name at least one channel")
+    for c in chosen:
+        check_range(c, "channels", 0, len(maps) - 1, integer=True)
+    check_range(ncols, "ncols", 1, integer=True)
+    shown = maps.detach().double().cpu()[chosen]
+    lo, hi = float(shown.min()), float(shown.max())
+    hi = hi if hi > lo else lo + 1e-12
+    ncols = min(ncols, len(chosen))
+    nrows = int(np.ceil(len(chosen) / ncols))
+    fig = plt.figure(figsize=(1.5 * nrows + 1.45 * ncols + 0.9, 1.5 * nrows + 0.7), layout="constrained")
+    grid = fig.add_gridspec(nrows, ncols + 2, width_ratios=[1.05 * nrows] + [1] * ncols + [0.08])
+    ax0 = fig.add_subplot(grid[:, 0])
+    arr = to_numpy_image(image)
+    ax0.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
+    ax0.set_title("the image", fontsize=9)
+    ax0.axis("off")
+    h, w = image.shape[-2:]
+    im = None
+    for i, c in enumerate(chosen):
+        ax = fig.add_subplot(grid[i // ncols, 1 + i % ncols])
+        im = ax.imshow(shown[i].numpy(), cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest", extent=(0, w, h, 0))
+        ax.set_title(f"channel {c}", fontsize=7)
+        ax.axis("off")
+    fig.colorbar(im, cax=fig.add_subplot(grid[:, -1]), label="activation (one scale for all maps)")
+    fig.suptitle(title or f"{layer}: {len(maps)} maps of {maps.shape[1]} x {maps.shape[2]}, {len(chosen)} shown",
+                 fontsize=10)
+    return fig
+
+
+def plot_top_patches(top: V.TopPatches, units: Sequence[int], *, k: int | None = None, context: float = 0.5,
+                     layer_name: str | None = None, unit_notes: Sequence[str] | None = None, size: float = 1.5):
+    """The lecture's "maximally activating patches": for each unit (a row), its ``k`` strongest images cropped
+    around the hit's receptive field (plus ``context`` of the field's size on each side, clipped to the image),
+    with the field drawn as a box, so you see what the unit saw and where. A field larger than the image
+    gives the whole image, with the unit's centre marked.
+
+    Parameters
+    ----------
+    top : TopPatches
+        From :func:`visualize.top_activating_patches`.
+    units : sequence of int
+        Units of ``top.units`` to show, one row each (e.g. chosen by :func:`visualize.unit_selectivity`).
+    k : int, optional
+        Hits per unit (default all that ``top`` kept).
+    context : float, default 0.5
+        Margin around the field, as a fraction of its size (0: just the field).
+    layer_name : str, optional
+        The suptitle (say which depth and receptive field the layer has); default ``top.layer`` and its field.
+    unit_notes : sequence of str, optional
+        A note per unit under its name (its selectivity, for instance).
+    size : float, default 1.5
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.patches import Rectangle
+
+    if not isinstance(top, V.TopPatches):
+        raise TypeError(f"top must be the TopPatches of visualize.top_activating_patches, got {type(top).__name__}")
+    units = list(units) if isinstance(units, (list, tuple, range)) else None
+    if not units:
+        raise ValueError("units must be a non-empty list of units of top.units")
+    rows = [top._row(u) for u in units]
+    k = top.values.shape[1] if k is None else check_range(k, "k", 1, top.values.shape[1], integer=True)
+    check_range(context, "context", 0, 10)
+    check_range(size, "size", 0.3, 10)
+    if unit_notes is not None and len(unit_notes) != len(units):
+        raise ValueError(f"unit_notes must have one entry per unit ({len(units)}), got {len(unit_notes)}")
+    fld = top.field
+    (fh, fw), (ih, iw) = fld.size, fld.image_size
+    fig, axes = plt.subplots(len(units), k, figsize=(size * k + 0.9, size * len(units) + 0.7), squeeze=False)
+    for r, (unit, u) in enumerate(zip(units, rows)):
+        for j in range(k):
+            ax = axes[r, j]
+            image = V._image_at(top.data, int(top.image_index[u, j]))
+            row, col = (int(v) for v in top.position[u, j])
+            t0, l0, t1, l1 = fld.box(row, col)
+            mh, mw = int(round(context * min(fh, ih))), int(round(context * min(fw, iw)))
+            c0, c1 = max(t0 - mh, 0), min(t1 + mh, ih)
+            d0, d1 = max(l0 - mw, 0), min(l1 + mw, iw)
+            arr = to_numpy_image(image[:, c0:c1, d0:d1])
+            ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1, extent=(d0, d1, c1, c0))
+            ax.add_patch(Rectangle((l0, t0), l1 - l0, t1 - t0, fill=False, edgecolor="yellow", lw=1.5))
+            if fh >= ih and fw >= iw:
+                cy, cx = fld.offset[0] + row * fld.jump[0], fld.offset[1] + col * fld.jump[1]
+                ax.plot([cx], [cy], "+", color="yellow", ms=10, mew=2)
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(f"{float(top.values[u, j]):.3g}", fontsize=7)
+        note = f"\n{unit_notes[r]}" if unit_notes is not None else ""
+        axes[r, 0].set_ylabel(f"unit {unit}{note}", fontsize=8)
+    name = layer_name or f"{top.layer}: receptive field {fh} x {fw} px, stride {fld.jump[0]} px"
+    fig.suptitle(f"{name}\n(yellow box: the receptive field; number: the unit's activation)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_projection_rows(rows: dict[str, torch.Tensor], col_titles: Sequence[str] | None = None,
+                         title: str | None = None, size: float = 1.6):
+    """Rows of images in [0, 1] with a label on the left of each row: a unit's top patches above its
+    deconvnet and guided-backprop projections (Zeiler and Fergus's figure 2), for instance.
+
+    Parameters
+    ----------
+    rows : dict ``{row label: Tensor k x C x h x w in [0, 1]}``
+        Every row holds the same number of images (:func:`visualize.projection_image` makes projections
+        displayable: grey = 0).
+    col_titles : sequence of k str, optional
+    title : str, optional
+    size : float, default 1.6
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("rows must be a non-empty dict {label: images k x C x h x w}")
+    counts = set()
+    for label, imgs in rows.items():
+        check_images(imgs, f"rows[{label!r}]", min_batch=1)
+        counts.add(len(imgs))
+    if len(counts) != 1:
+        raise ValueError(f"rows must all hold the same number of images, got {sorted(counts)}")
+    k = counts.pop()
+    if col_titles is not None and len(col_titles) != k:
+        raise ValueError(f"col_titles must have one entry per column ({k}), got {len(col_titles)}")
+    fig, axes = plt.subplots(len(rows), k, figsize=(size * k + 1.2, size * len(rows) + 0.6), squeeze=False)
+    for r, (label, imgs) in enumerate(rows.items()):
+        for j in range(k):
+            ax = axes[r, j]
+            arr = to_numpy_image(imgs[j])
+            ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0 and col_titles is not None:
+                ax.set_title(col_titles[j], fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def plot_neighbors(features: torch.Tensor, images: torch.Tensor, query_indices: Sequence[int], k: int = 6,
