@@ -533,3 +533,91 @@ def test_results_come_back_on_the_device_of_x(x):
     assert V.deconvnet(net, xc, layer="c2").device == xc.device
     assert V.capture_activations(net, xc, "c1")["c1"].device == xc.device
     assert V.top_activating_patches(net, xc, "c2", k=2, progress=False).values.device == xc.device
+
+
+# --------------------------------------------------------------------------- deconvnet without switches, depth, selectivity
+
+def test_without_switches_the_projection_is_the_same_for_every_image(x):
+    net = SmallNet().eval()
+    others = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    for layer, position in ((None, None), ("c2", (1, 2))):
+        a = V.deconvnet_without_switches(net, x, 2, layer=layer, position=position)
+        b = V.deconvnet_without_switches(net, others, 2, layer=layer, position=position)
+        assert a.abs().max() > 0
+        torch.testing.assert_close(a, a[:1].expand_as(a))                   # identical across images ...
+        torch.testing.assert_close(a, b)                                     # ... whatever the images
+        with_switches = V.deconvnet(net, x, 2, layer=layer, position=position)
+        assert not torch.allclose(with_switches, with_switches[:1].expand_as(with_switches))
+
+
+def test_no_switches_spreads_each_pooled_signal_over_its_window():
+    pool = nn.Sequential(nn.MaxPool2d(2))
+    x = torch.rand(1, 1, 4, 4, requires_grad=True)
+    grad_out = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    with V.no_switches():
+        y = pool(x)
+    torch.testing.assert_close(y, F.max_pool2d(x, 2))                       # the forward pass is unchanged
+    (g,) = torch.autograd.grad(y, x, grad_out)
+    torch.testing.assert_close(g, grad_out.repeat_interleave(2, -1).repeat_interleave(2, -2))
+    (g_switch,) = torch.autograd.grad(pool(x), x, grad_out)                  # outside the block: the switches again
+    assert int((g_switch != 0).sum()) == 4
+    # overlapping windows with padding (AlexNet's 3x3 stride-2 pools): every input gets the sum over its windows
+    x = torch.rand(1, 1, 7, 7, requires_grad=True)
+    with V.no_switches():
+        y = F.max_pool2d(x, 3, 2, 1)
+    (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    ones = torch.ones(1, 1, 7, 7, requires_grad=True)
+    (expected,) = torch.autograd.grad(F.avg_pool2d(ones, 3, 2, 1, divisor_override=1), ones, torch.ones_like(y))
+    torch.testing.assert_close(g, expected)
+
+
+def test_without_max_pooling_the_two_deconvnets_agree(x):
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Conv2d(4, 5, 3), nn.ReLU(), nn.Flatten(),
+                        nn.LazyLinear(6))
+    net(x)
+    net.eval()
+    torch.testing.assert_close(V.deconvnet_without_switches(net, x, 1), V.deconvnet(net, x, 1))
+
+
+def test_deconvnet_without_switches_by_hand():
+    # y = w . maxpool(relu(x)) on a 1 x 2 x 2 image: without switches the signal reaches all four pixels.
+    net = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1, 2, bias=False))
+    with torch.no_grad():
+        net[3].weight.copy_(torch.tensor([[2.0], [-1.0]]))
+    x = torch.tensor([[[[0.1, 0.9], [0.3, 0.2]]]])
+    torch.testing.assert_close(V.deconvnet_without_switches(net, x, 0), torch.full((1, 1, 2, 2), 2.0))
+    torch.testing.assert_close(V.deconvnet(net, x, 0), torch.tensor([[[[0.0, 2.0], [0.0, 0.0]]]]))
+    torch.testing.assert_close(V.deconvnet_without_switches(net, x, 1), torch.zeros(1, 1, 2, 2))   # relu(-1) = 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_deconvnet_without_switches_keeps_dtype_and_device(x, dtype):
+    net = SmallNet().to(dtype).eval()
+    out = V.deconvnet_without_switches(net, x.to(dtype), layer="c2")
+    assert out.dtype == dtype and out.device == x.device and out.shape == x.shape
+
+
+def test_layer_depth_counts_the_weight_layers_run():
+    lenet = models.LeNet5()
+    assert [V.layer_depth(lenet, name) for name in ("c1", "act1", "s2", "c3", "c5", "f6", "output")] == [1, 1, 1, 2, 3, 4, 5]
+    net = SmallNet()
+    assert V.layer_depth(net, "a2", image_shape=(3, 16, 16)) == 2 and V.layer_depth(net, "fc", image_shape=(3, 16, 16)) == 3
+    with pytest.raises(ValueError, match="layer"):
+        V.layer_depth(lenet, "c9")
+
+
+def test_unit_selectivity_is_the_z_score_of_the_top_hits():
+    lenet = models.LeNet5().eval()
+    images = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    sel = V.unit_selectivity(lenet, images, "c3", k=3, progress=False)
+    acts = V.capture_activations(lenet, images, "c3")["c3"].flatten(2).amax(2).double()    # N x U
+    expected = (acts.topk(3, dim=0).values.mean(0) - acts.mean(0)) / acts.std(0)
+    torch.testing.assert_close(sel, expected.float(), rtol=1e-4, atol=1e-5)
+    several = V.unit_selectivity(lenet, images, ["c1", "c3"], k=3, batch_size=4, progress=False)
+    torch.testing.assert_close(several["c3"], sel)                        # batching does not matter
+    assert sel.shape == (16,) and sel.dtype == images.dtype
+    # a unit that responds the same to every image is not selective
+    const = nn.Sequential(nn.Conv2d(1, 1, 3))
+    with torch.no_grad():
+        const[0].weight.zero_(), const[0].bias.fill_(1.0)
+    assert float(V.unit_selectivity(const, images, "0", progress=False)[0]) == 0.0

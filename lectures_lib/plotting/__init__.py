@@ -195,7 +195,8 @@ def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str 
     if not torch.isfinite(p).all() or p.min() < 0 or p.max() > 1:
         raise ValueError("probs must hold probabilities in [0, 1] (apply softmax to logits)")
     vals, idx = p.topk(min(k, len(p)))
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 0.35 * k + 0.8))
+    own = ax is None
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 0.35 * k + 1.0))
     colors = ["tab:green" if int(i) == true_class else "tab:blue" for i in idx]
     ax.barh(range(len(vals))[::-1], vals.numpy() * 100, color=colors)
     ax.set_yticks(range(len(vals))[::-1], [categories[int(i)] for i in idx])
@@ -205,6 +206,8 @@ def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str 
         ax.text(min(v * 100 + 1, 85), r, f"{v:.1%}", va="center", fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
+    if own:
+        fig.tight_layout()
     return fig
 
 

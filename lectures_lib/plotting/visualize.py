@@ -62,7 +62,7 @@ def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale:
     ncols = max(1, min(ncols, k))
     nrows = int(np.ceil(k / ncols))
     grey = w.shape[1] == 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (1.1 * ncols + (1.4 if grey else 0.3), 1.2 * nrows + 0.9),
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (max(4.8, 1.1 * ncols + (1.4 if grey else 0.3)), 1.2 * nrows + 0.9),
                              squeeze=False, layout="constrained")
     im = None
     for i, ax in enumerate(axes.flat):
@@ -125,7 +125,8 @@ def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequ
     hi = hi if hi > lo else lo + 1e-12
     ncols = min(ncols, len(chosen))
     nrows = int(np.ceil(len(chosen) / ncols))
-    fig = plt.figure(figsize=(1.5 * nrows + 1.45 * ncols + 0.9, 1.5 * nrows + 0.7), layout="constrained")
+    fig = plt.figure(figsize=(max(6.0, 1.5 * nrows + 1.45 * ncols + 0.9), max(2.8, 1.5 * nrows + 0.7)),
+                     layout="constrained")
     grid = fig.add_gridspec(nrows, ncols + 2, width_ratios=[1.05 * nrows] + [1] * ncols + [0.08])
     ax0 = fig.add_subplot(grid[:, 0])
     arr = to_numpy_image(image)
@@ -139,7 +140,7 @@ def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequ
         im = ax.imshow(shown[i].numpy(), cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest", extent=(0, w, h, 0))
         ax.set_title(f"channel {c}", fontsize=7)
         ax.axis("off")
-    fig.colorbar(im, cax=fig.add_subplot(grid[:, -1]), label="activation (one scale for all maps)")
+    fig.colorbar(im, cax=fig.add_subplot(grid[:, -1]), label="activation")
     fig.suptitle(title or f"{layer}: {len(maps)} maps of {maps.shape[1]} x {maps.shape[2]}, {len(chosen)} shown",
                  fontsize=10)
     return fig
