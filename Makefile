@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 SHARED ?= ../shared/data
 
-.PHONY: setup data lab test benchmarks student clean-cache
+.PHONY: setup data lab test benchmarks student slides site clean-cache
 
 setup: $(VENV)/.installed
 
@@ -26,7 +26,7 @@ data:
 	fi
 
 lab: setup data
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: setup data
 	$(PY) -m ruff check . && LECTURES_MODE=fast $(PY) -m pytest --nbval-lax tests notebooks
@@ -34,6 +34,14 @@ test: setup data
 # Student copies in student/: solutions stubbed, answers removed, outputs cleared (lectures_lib/student.py).
 student: setup
 	$(PY) -m lectures_lib.student --out student
+
+# reveal.js decks of every lesson in build/slides (offline: reveal.js, MathJax ... fetched once with npm).
+slides: setup
+	$(PY) -m lectures_lib.publish slides --out build/slides
+
+# The executed lessons (lesson mode) as a static site with an index, in build/site.
+site: setup data
+	$(PY) -m lectures_lib.publish site --out build/site --mode lesson
 
 benchmarks: setup data
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
