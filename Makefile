@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 SHARED ?= ../shared/data
 
-.PHONY: setup data lab test benchmarks student slides site clean-cache
+.PHONY: setup data lab test benchmarks student slides site badges clean-cache
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ slides: setup
 # The executed lessons (lesson mode) as a static site with an index, in build/site.
 site: setup data
 	$(PY) -m lectures_lib.publish site --out build/site --mode lesson
+
+# Colab badges and install cells of every notebook from [project.urls] Repository in pyproject.toml.
+badges: setup
+	$(PY) -m lectures_lib.publish badges
 
 benchmarks: setup data
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -2,6 +2,7 @@
 
     python -m lectures_lib.publish slides [--out build/slides] [notebooks ...]          (make slides)
     python -m lectures_lib.publish site [--out build/site] [--mode lesson] [notebooks ...]   (make site)
+    python -m lectures_lib.publish badges [notebooks ...]                                 (make badges)
 
 - **Slides**: each lesson notebook as a reveal.js deck (``jupyter nbconvert --to slides``), cells split by
   their slideshow metadata. To present live with the kernel running, use JupyterLab's RISE extension
@@ -26,7 +27,8 @@ from pathlib import Path
 
 from .config import REPO_ROOT
 
-__all__ = ["VENDOR_PACKAGES", "vendor", "build_slides", "build_site", "lesson_title"]
+__all__ = ["VENDOR_PACKAGES", "vendor", "build_slides", "build_site", "lesson_title", "repository_url",
+           "colab_badge", "install_line", "update_badges"]
 
 # npm packages behind the CDN URLs of nbconvert's templates (reveal.js 4.0.2 is the version they target).
 VENDOR_PACKAGES = ("reveal.js@4.0.2", "requirejs@2.1.10", "jquery@2.2.4", "mathjax@2.7.7",
@@ -76,6 +78,54 @@ def _local_urls(exporter, prefix: str) -> None:
     exporter.widget_renderer_url = f"{prefix}/html-manager/dist/embed-amd.js"
     if hasattr(exporter, "reveal_url_prefix"):
         exporter.reveal_url_prefix = f"{prefix}/reveal.js"
+
+
+def repository_url(pyproject: Path | None = None) -> str:
+    """The course repository's URL: ``[project.urls] Repository`` in ``pyproject.toml``, the one setting
+    that the notebooks' Colab badges and install cells are generated from (:func:`update_badges`)."""
+    import re
+
+    text = Path(pyproject or REPO_ROOT / "pyproject.toml").read_text()
+    match = re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M)
+    if not match:
+        raise ValueError("pyproject.toml must set [project.urls] Repository = \"https://github.com/<owner>/<repo>\"")
+    return match.group(1).rstrip("/")
+
+
+def colab_badge(url: str, notebook: str) -> str:
+    """The markdown of the "Open in Colab" badge of ``notebooks/<notebook>`` in the GitHub repository ``url``."""
+    path = url.split("github.com/", 1)[-1]
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook})")
+
+
+def install_line(url: str) -> str:
+    """The Colab install cell's pip call for the repository ``url``."""
+    return (f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}"], check=True)')
+
+
+def update_badges(notebooks=None, url: str | None = None) -> list[Path]:
+    """Rewrite the Colab badge (first markdown cell) and the install cell's pip line of each notebook from
+    :func:`repository_url`. Returns the notebooks that changed."""
+    import re
+
+    url = url or repository_url()
+    changed = []
+    for path in _notebooks(notebooks):
+        nb = json.loads(path.read_text())
+        before = json.dumps(nb)
+        for cell in nb["cells"]:
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                src = re.sub(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", colab_badge(url, path.name), src)
+            elif '"google.colab" in sys.modules' in src:
+                pip = r'^\s*subprocess\.run\(\[sys\.executable, "-m", "pip", "install", "-q", "git\+[^"]*"\], check=True\)'
+                src = re.sub(pip, install_line(url), src, flags=re.M)
+            cell["source"] = src.splitlines(keepends=True)
+        if json.dumps(nb) != before:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            changed.append(path)
+    return changed
 
 
 def _notebooks(paths) -> list[Path]:
@@ -170,12 +220,15 @@ they are fooled. These pages are the lessons executed in the <code>{html.escape(
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Build the course's slides or static site, offline.")
-    parser.add_argument("what", choices=["slides", "site"])
+    parser.add_argument("what", choices=["slides", "site", "badges"])
     parser.add_argument("--out")
     parser.add_argument("--mode", default="lesson")
     parser.add_argument("notebooks", nargs="*")
     args = parser.parse_intermixed_args(argv)
-    if args.what == "slides":
+    if args.what == "badges":
+        for path in update_badges(args.notebooks):
+            print(f"updated {path}")
+    elif args.what == "slides":
         for path in build_slides(args.notebooks, args.out and Path(args.out)):
             print(f"wrote {path}")
     else:

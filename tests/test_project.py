@@ -43,6 +43,28 @@ def test_notebook_opens_with_colab_badge_and_install_cell(nb):
     assert text.count("Question for you") >= 3
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_badge_and_install_cell_come_from_the_one_repository_setting(nb):
+    from lectures_lib import publish
+
+    url = publish.repository_url()
+    cells = json.loads(nb.read_text())["cells"]
+    assert publish.colab_badge(url, nb.name) in "".join(cells[0]["source"])
+    install = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    assert publish.install_line(url) in install
+
+
+def test_badges_follow_a_changed_setting(tmp_path):
+    from lectures_lib import publish
+
+    copy = tmp_path / NOTEBOOKS[0].name
+    copy.write_text(NOTEBOOKS[0].read_text())
+    assert publish.update_badges([copy], "https://github.com/a-fork/convnets") == [copy]
+    text = copy.read_text()
+    assert "github/a-fork/convnets/blob/main/notebooks/" in text and "git+https://github.com/a-fork/convnets" in text
+    assert publish.update_badges([copy], "https://github.com/a-fork/convnets") == []  # idempotent
+
+
 def test_environment_yml_lists_the_pyproject_packages():
     text = (ROOT / "environment.yml").read_text()
     pip_section = text.split("- pip:", 1)[1]
