@@ -81,6 +81,7 @@ __all__ = [
     "named_attack",
     "pgd",
     "precompute_attacks",
+    "project_linf",
     "smallest_eps",
 ]
 
@@ -265,6 +266,39 @@ def fgsm(model, x: torch.Tensor, y=None, *, eps: float, targeted: bool = False, 
         grad = input_gradient(model, x, _objective(loss_fn), y, batch_size=batch_size)
     step = -eps if targeted else eps
     return (x.detach() + step * grad.sign()).clamp(0.0, 1.0)
+
+
+def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """PGD's projection: the nearest point of the L-infinity ball of radius ``eps`` around ``x`` that is also a
+    valid image, ``clamp(x_adv, max(x - eps, 0), min(x + eps, 1))`` (each pixel clipped on its own).
+
+    Parameters
+    ----------
+    x_adv : Tensor
+        ``B x C x H x W`` finite images (any range: a step may have left [0, 1]).
+    x : Tensor
+        ``B x C x H x W`` clean images in [0, 1], the centres of the balls.
+    eps : float
+        The radius in [0, 1].
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W`` in [0, 1] with ``|result - x|_inf <= eps``, on the device and in the dtype of ``x``.
+    """
+    check_images(x, "x", min_batch=1)
+    eps = check_eps(eps)
+    if not isinstance(x_adv, torch.Tensor) or not x_adv.is_floating_point():
+        raise TypeError(f"x_adv must be a float tensor of images, got {type(x_adv).__name__}")
+    if x_adv.shape != x.shape:
+        raise ValueError(f"x_adv must have the shape of x {tuple(x.shape)}, got {tuple(x_adv.shape)}")
+    if not torch.isfinite(x_adv).all():
+        raise ValueError("x_adv must be finite, got NaN or infinite values")
+    return _project(x_adv.detach().to(x.device, x.dtype), x, eps)
+
+
+def _project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    return torch.minimum(torch.maximum(x_adv, (x - eps).clamp(min=0.0)), (x + eps).clamp(max=1.0))
 
 
 def pgd(model, x: torch.Tensor, y=None, *, eps: float, alpha: float, steps: int, random_start: bool = True,
@@ -637,6 +671,69 @@ def fooling_image(model, target, *, steps: int = 200, shape: Sequence[int] = (1,
 
 # --------------------------------------------------------------------------- evaluation
 
+def _steps_until_out_of_topk(model, x: torch.Tensor, x_adv: torch.Tensor, active: torch.Tensor, goal: torch.Tensor,
+                             y: torch.Tensor, *, eps: float, steps: int, step: float, k: int, batch_size: int) -> None:
+    """Up to ``steps`` basic iterative steps ``x_adv <- project_linf(x_adv + step * sign(grad L(x_adv, goal)), x, eps)``
+    on the ``active`` images, in place; an image becomes inactive (and keeps its iterate) as soon as its label
+    ``y`` is no longer among the model's top ``k`` classes at the current iterate."""
+    seen: list[torch.Tensor] = []
+
+    def objective(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        seen.append(out.detach())                   # the logits of this iterate: the stopping test is free
+        return _sum_cross_entropy(out, target)
+
+    for _ in range(steps):
+        idx = active.nonzero().squeeze(1)
+        if not len(idx):
+            return
+        seen.clear()
+        grad = input_gradient(model, x_adv[idx], objective, goal[idx], batch_size=batch_size)
+        out = torch.cat(seen).to(x.device)
+        inside = (out.topk(min(k, out.shape[1]), dim=1).indices == y[idx, None]).any(dim=1)
+        active[idx[~inside]] = False                # left the top k at this iterate: done
+        idx, grad = idx[inside], grad[inside]
+        if len(idx):
+            x_adv[idx] = _project(x_adv[idx] + step * grad.sign(), x[idx], eps)
+
+
+def _iterative_curve(model, x: torch.Tensor, y: torch.Tensor, eps_values: Sequence[float], *,
+                     least_likely_class: bool, k: int, batch_size: int) -> dict[float, torch.Tensor]:
+    """Kurakin et al.'s basic iterative (or iterative least-likely class) method at every epsilon of ``eps_values``
+    with their schedule (steps of 1/255), where an image stops as soon as its label ``y`` has left the top ``k``.
+
+    Two savings make curves up to eps = 128/255 (132 steps) affordable on a CPU, neither changing an image that
+    resists: (1) early stopping, as said; (2) shared trajectories: a step moves each pixel by at most 1/255, so
+    for the first ``floor(255 eps)`` steps the projection on the eps-ball never binds and the iterates at every
+    epsilon equal those at the largest (up to float rounding); one trajectory runs at the largest epsilon, and
+    each smaller epsilon branches off it at step ``floor(255 eps)`` for its remaining steps.
+    Returns ``{eps: B x C x H x W adversarial images}`` (eps 0: the clean images)."""
+    x = x.detach()
+    with eval_mode(model):
+        goal = logits(model, x, batch_size).argmin(dim=1) if least_likely_class else y
+        sign = -1.0 if least_likely_class else 1.0
+        positive = sorted({float(e) for e in eps_values if e > 0})
+        result = {float(e): x.clone() for e in eps_values if e == 0}
+        if not positive:
+            return result
+        x_adv, active = x.clone(), torch.ones(len(x), dtype=torch.bool, device=x.device)
+        branch = {e: math.floor(255.0 * e + 1e-6) for e in positive[:-1]}
+        snapshots, done = {}, 0
+        alpha, total = kurakin_schedule(positive[-1])
+        for e in sorted(branch, key=branch.get):     # walk the main trajectory from one branch point to the next
+            _steps_until_out_of_topk(model, x, x_adv, active, goal, y, eps=positive[-1], steps=branch[e] - done,
+                                     step=sign * alpha, k=k, batch_size=batch_size)
+            done = branch[e]
+            snapshots[e] = (x_adv.clone(), active.clone())
+        _steps_until_out_of_topk(model, x, x_adv, active, goal, y, eps=positive[-1], steps=total - done,
+                                 step=sign * alpha, k=k, batch_size=batch_size)
+        result[positive[-1]] = x_adv
+        for e, (x_e, active_e) in snapshots.items():
+            _steps_until_out_of_topk(model, x, x_e, active_e, goal, y, eps=e, steps=kurakin_schedule(e)[1] - branch[e],
+                                     step=sign * alpha, k=k, batch_size=batch_size)
+            result[e] = x_e
+    return result
+
+
 ATTACKS = ("fgsm", "iterative", "least_likely", "pgd")
 
 
@@ -694,8 +791,8 @@ def _check_eps_values(eps_values) -> list[float]:
 
 
 def accuracy_under_attack(model, data, attack: str | Attack = "fgsm", *, eps_values: Sequence[float],
-                          topk: Sequence[int] = (1, 5), batch_size: int = 128,
-                          progress: bool = True) -> dict[str, list[float]]:
+                          topk: Sequence[int] = (1, 5), batch_size: int = 128, progress: bool = True,
+                          early_stop: bool = False) -> dict[str, list[float]]:
     """Top-k accuracy of ``model`` on adversarial versions of ``data`` for each epsilon (Kurakin et al.
     2017, figure 2). ``eps = 0`` scores the clean images (no attack is run).
 
@@ -715,17 +812,27 @@ def accuracy_under_attack(model, data, attack: str | Attack = "fgsm", *, eps_val
         Images attacked at once.
     progress : bool
         Show a progress bar.
+    early_stop : bool
+        For ``"iterative"`` and ``"least_likely"`` only (default False): an image stops being attacked as soon
+        as its label leaves the top ``max(topk)`` classes, instead of running all of Kurakin's
+        ``min(eps + 4, 1.25 eps)`` steps, and all epsilons share one trajectory until their projections start
+        to differ (see :func:`_iterative_curve`). Images that resist are attacked exactly as without it (up to
+        float rounding); an image that has left the top k counts as fooled, even if later steps might (rarely)
+        have brought its label back. Ten times faster or more for Kurakin's 2..128 on ImageNet.
 
     Returns
     -------
     dict
-        ``{"eps": [...], "top1": [...], "top5": [...]}`` (one key per k in ``topk``), accuracies in [0, 1].
+        ``{"eps": [...], "top1": [...], "top5": [...], "n": n}`` (one key per k in ``topk``; ``n`` the number
+        of images), accuracies in [0, 1].
     """
     check_model(model)
     attack_fn = _attack_fn(attack)
     eps_values = _check_eps_values(eps_values)
     topk = check_topk(topk)
     check_range(batch_size, "batch_size", 1, integer=True)
+    if check_flag(early_stop, "early_stop") and attack not in ("iterative", "least_likely"):
+        raise ValueError(f"early_stop applies to the attacks 'iterative' and 'least_likely', got attack={attack!r}")
     n = count_items(data)
     if n == 0:
         raise ValueError("data must hold at least one labelled image, got none")
@@ -739,8 +846,15 @@ def accuracy_under_attack(model, data, attack: str | Attack = "fgsm", *, eps_val
             if isinstance(model, nn.Module):
                 x = x.to(model_device(model))
             y = check_labels(torch.as_tensor(y), len(x), None, "data's labels").to(x.device)
+            if early_stop:   # every epsilon at once, from shared trajectories
+                check_classes(y, logits(model, x[:1]).shape[1], "data's labels")
+                shared = _iterative_curve(model, x, y, eps_values, least_likely_class=attack == "least_likely",
+                                          k=max(topk), batch_size=batch_size)
             for i, eps in enumerate(eps_values):
-                x_adv = x if eps == 0 else _run_attack(attack_fn, model, x, y, eps)  # eps 0: the clean images
+                if early_stop:
+                    x_adv = shared[eps]
+                else:
+                    x_adv = x if eps == 0 else _run_attack(attack_fn, model, x, y, eps)  # eps 0: the clean images
                 scores = logits(model, x_adv, batch_size)
                 check_topk(topk, scores.shape[1])
                 check_classes(y, scores.shape[1], "data's labels")
@@ -748,7 +862,7 @@ def accuracy_under_attack(model, data, attack: str | Attack = "fgsm", *, eps_val
                 for k in topk:
                     correct[k][i] += round(accuracy[f"top{k}"] * len(y))
                 bar.update(len(y))
-    return {"eps": eps_values, **{f"top{k}": [c / n for c in correct[k]] for k in topk}}
+    return {"eps": eps_values, **{f"top{k}": [c / n for c in correct[k]] for k in topk}, "n": n}
 
 
 class SmallestEps(NamedTuple):
