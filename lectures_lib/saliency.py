@@ -58,7 +58,8 @@ from .validation import (
 
 __all__ = [
     "OcclusionResult", "RandomizationCheck", "auc", "blur", "causal_curve", "deletion_auc", "grad_cam",
-    "gradient_saliency", "insertion_auc", "model_randomization_check", "occlusion", "occlusion_maps",
+    "gradient_saliency", "insertion_auc", "model_randomization_check", "occlusion", "occlusion_batch_size",
+    "occlusion_maps",
     "randomize_layers", "rank_correlation", "rise", "rise_grids", "rise_masks", "upsample_grids",
     "window_starts",
 ]
@@ -207,8 +208,24 @@ def window_starts(size: int, window: int, stride: int) -> list[int]:
     return [i * stride for i in range(math.ceil((size - window) / stride) + 1)]
 
 
+def occlusion_batch_size(model, x: torch.Tensor) -> int:
+    """The default number of occluded images per forward pass: 8 on a CPU, where small batches are fastest
+    (measured for EfficientNet-Lite0 on 2 cores: about 3 times faster per image than 64), 64 on an accelerator.
+
+    Parameters
+    ----------
+    model : nn.Module or callable (its device decides; a plain callable uses the device of ``x``).
+    x : Tensor, the images.
+
+    Returns
+    -------
+    int, 8 or 64.
+    """
+    return 8 if _work_device(model, x).type == "cpu" else 64
+
+
 def occlusion(model, x: torch.Tensor, target=None, *, window: int = 32, stride: int = 16,
-              baseline: float = 0.0, batch_size: int = 64, progress: bool = True) -> OcclusionResult:
+              baseline: float = 0.0, batch_size: int | None = None, progress: bool = True) -> OcclusionResult:
     """Occlusion sensitivity (Zeiler and Fergus, ECCV 2014).
 
     Paint a ``window x window`` square of value ``baseline`` at every position ``stride`` apart and
@@ -223,12 +240,15 @@ def occlusion(model, x: torch.Tensor, target=None, *, window: int = 32, stride: 
     window : occluder side in pixels, ``1 <= window <= min(H, W)`` (default 32).
     stride : step between positions, ``1 <= stride <= window`` (default 16).
     baseline : the occluder's value in [0, 1] (default 0, black: the model sees images in [0, 1]).
-    batch_size : occluded images per forward pass (default 64); progress : show a progress bar.
+    batch_size : occluded images per forward pass (default None: :func:`occlusion_batch_size`, 8 on a CPU,
+        64 on an accelerator); the result does not depend on it. progress : show a progress bar.
 
     Returns
     -------
     :class:`OcclusionResult` ``(saliency B x H x W, probability B x nh x nw, clean B, starts)``.
     """
+    check_model(model)
+    batch_size = occlusion_batch_size(model, x) if batch_size is None and isinstance(x, torch.Tensor) else batch_size
     _check_inputs(model, x, batch_size)
     b, _, h, w = x.shape
     rows, cols = window_starts(h, window, stride), window_starts(w, window, stride)
@@ -241,7 +261,7 @@ def occlusion(model, x: torch.Tensor, target=None, *, window: int = 32, stride: 
         target = clean.argmax(dim=1) if target is None else resolve_target(model, x, target)
         clean = _pick(clean, target)
         for job, _ in batches(jobs, batch_size):
-            occluded = x[job[:, 0]].clone()
+            occluded = x.index_select(0, job[:, 0].to(x.device))    # a copy: x itself is never touched
             for k, (_, i, j) in enumerate(job.tolist()):
                 occluded[k, :, i:i + window, j:j + window] = baseline
             probs.append(_pick(_softmax(model, occluded), target[job[:, 0]]))
@@ -256,7 +276,7 @@ def occlusion(model, x: torch.Tensor, target=None, *, window: int = 32, stride: 
 
 
 def occlusion_maps(model, x: torch.Tensor, target=None, *, windows: Sequence[int] = (16, 32, 64),
-                   strides: Sequence[int] = (8, 16, 32), baseline: float = 0.0, batch_size: int = 64,
+                   strides: Sequence[int] = (8, 16, 32), baseline: float = 0.0, batch_size: int | None = None,
                    progress: bool = True) -> dict[tuple[int, int], OcclusionResult]:
     """:func:`occlusion` for every ``(window, stride)`` pair with ``stride <= window``, computed up front
     (the lesson's widget only redraws these). The target is resolved once, so every map explains the same class.
@@ -271,6 +291,8 @@ def occlusion_maps(model, x: torch.Tensor, target=None, *, windows: Sequence[int
     -------
     ``{(window, stride): OcclusionResult}``, in the order of ``windows`` then ``strides``.
     """
+    check_model(model)
+    batch_size = occlusion_batch_size(model, x) if batch_size is None and isinstance(x, torch.Tensor) else batch_size
     _check_inputs(model, x, batch_size)
     for name, sizes in (("windows", windows), ("strides", strides)):
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not sizes:

@@ -598,17 +598,16 @@ def test_attack_widget_redraws_from_the_precomputed_attacks():
 
 
 def figure_text_problems(fig) -> list[str]:
-    """Texts (titles, labels, ticks, legends) that stick out of the figure: a program's check for clipped text."""
+    """Axes whose drawn text (titles, labels, tick labels, legends) sticks out of the figure, and figure texts
+    (the suptitle) that do: a program's check for clipped text."""
     fig.canvas.draw()
-    box = fig.bbox
-    problems = []
-    for text in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
-        if not text.get_visible() or not text.get_text().strip():
-            continue
-        e = text.get_window_extent()
-        if e.x0 < box.x0 - 2 or e.x1 > box.x1 + 2 or e.y0 < box.y0 - 2 or e.y1 > box.y1 + 2:
-            problems.append(text.get_text())
-    return problems
+    renderer, box = fig.canvas.get_renderer(), fig.bbox
+    def outside(e) -> bool:
+        return e.x0 < box.x0 - 2 or e.x1 > box.x1 + 2 or e.y0 < box.y0 - 2 or e.y1 > box.y1 + 2
+    problems = [ax.get_title() or ax.get_label() for ax in fig.axes
+                if ax.get_visible() and ax.get_tightbbox(renderer) is not None and outside(ax.get_tightbbox(renderer))]
+    return problems + [t.get_text() for t in fig.texts + ([fig._suptitle] if fig._suptitle else [])
+                       if t.get_text() and outside(t.get_window_extent(renderer))]
 
 
 def colorbars(fig) -> list:

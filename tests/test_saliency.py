@@ -385,29 +385,107 @@ def test_randomize_layers_leaves_the_global_rng_alone():
 
 # --------------------------------------------------------------------------- pictures and the widget
 
-def test_overlay_and_compare_maps(images):
+def figure_text_problems(fig) -> list[str]:
+    """Axes whose drawn text (titles, labels, tick labels, legends) sticks out of the figure, and figure texts
+    (the suptitle) that do: a program's check for clipped text."""
+    fig.canvas.draw()
+    renderer, box = fig.canvas.get_renderer(), fig.bbox
+    def outside(e) -> bool:
+        return e.x0 < box.x0 - 2 or e.x1 > box.x1 + 2 or e.y0 < box.y0 - 2 or e.y1 > box.y1 + 2
+    problems = [ax.get_title() or ax.get_label() for ax in fig.axes
+                if ax.get_visible() and ax.get_tightbbox(renderer) is not None and outside(ax.get_tightbbox(renderer))]
+    return problems + [t.get_text() for t in fig.texts + ([fig._suptitle] if fig._suptitle else [])
+                       if t.get_text() and outside(t.get_window_extent(renderer))]
+
+
+def colorbars(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_clip_map_is_simonyans_display_scale():
+    m = torch.arange(100.0).view(1, 10, 10)
+    out = P.clip_map(m, 90)
+    assert out.shape == m.shape and out.max() == 1 and out.min() == 0
+    q = torch.quantile(m.flatten(), 0.9)
+    torch.testing.assert_close(out[0, 0, 5], torch.tensor(5 / float(q)))
+    assert (out.flatten() >= 1).sum() == 10                             # the top 10% saturate
+    assert torch.equal(P.clip_map(torch.zeros(4, 4)), torch.zeros(4, 4))  # a constant map stays 0
+    sparse = torch.zeros(10, 10)
+    sparse[0, 0] = 3.0                                                  # 99th percentile 0: scaled by the max
+    assert P.clip_map(sparse)[0, 0] == 1
+
+
+def test_overlay_and_compare_maps_share_one_labelled_scale(images):
     import matplotlib.pyplot as plt
 
     out = P.overlay(images[0], torch.rand(H, W))
     assert out.shape == (H, W, 3) and out.min() >= 0 and out.max() <= 1
-    fig = P.compare_maps(images[:2], {"a": torch.rand(2, H, W), "b": torch.rand(2, H, W).double()})
-    assert len(fig.axes) == 6
+    fig = P.compare_maps(images[:2], {"a": torch.rand(2, H, W), "b": torch.rand(2, H, W).double()},
+                         row_titles=["x", "y"], title="t")
+    bars = colorbars(fig)
+    assert len(fig.axes) == 7 and len(bars) == 1 and bars[0].get_ylabel() == "saliency / its 99th percentile"
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["x", "a", "b"] and not figure_text_problems(fig)
+    plt.close(fig)
+
+
+def test_map_figure_shows_a_grey_map_beside_the_overlay_with_colour_bars(images):
+    import matplotlib.pyplot as plt
+
+    fig = P.map_figure(images[0], torch.rand(H, W).double(), title="a map")
+    bars = colorbars(fig)
+    assert len(fig.axes) == 5 and fig.axes[1].get_title() == "a map" and len(bars) == 2
+    assert fig.axes[1].images[0].get_cmap().name == "gray" and all("percentile" in b.get_ylabel() for b in bars)
+    assert fig.axes[1].images[0].get_array().max() <= 1 and not figure_text_problems(fig)
     plt.close(fig)
 
 
 def test_lesson_figures(images):
+    import matplotlib.pyplot as plt
+
     model = tiny_cnn()
-    fig = P.map_figure(images[0], torch.rand(H, W).double(), title="a map", cmap="jet")
-    assert len(fig.axes) == 3 and fig.axes[1].get_title() == "a map"
     curves = {name: {mode: S.causal_curve(model, images, torch.rand(3, H, W), mode=mode, step=60, progress=False)
                      for mode in ("deletion", "insertion")} for name in ("a", "b")}
     fig = P.causal_curves_figure(curves)
-    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2] and all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    assert not figure_text_problems(fig)
+    plt.close(fig)
     check = S.model_randomization_check(model, images, methods={"gradient": METHODS["gradient"]}, layers=["fc", "conv2"])
     fig = P.randomization_figure(check)
-    assert len(fig.axes[0].lines) == 2   # the method and the zero line
-    res = S.occlusion(model, images, window=6, stride=3, progress=False)
-    assert len(P.occlusion_figure(images[1], res, index=1).axes) == 4   # three panels and a colour bar
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and list(ax.lines[0].get_ydata())[0] == 1.0   # the method (and the zero line); 1 = the trained model
+    assert ax.get_title().startswith("Sanity check") and ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_xticklabels()[0].get_text().startswith("trained model") and not figure_text_problems(fig)
+    plt.close(fig)
+
+
+def test_occlusion_figure_is_in_pixel_coordinates_with_the_occluder_drawn(images):
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    res = S.occlusion(tiny_cnn(), images, window=6, stride=3, progress=False)
+    fig = P.occlusion_figure(images[1], res, index=1, title="cls", window=6, stride=3)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 3 and len(colorbars(fig)) == 2
+    assert all(ax.get_xlabel() == "x (pixels)" and ax.get_ylabel() == "y (pixels)" for ax in panels)
+    prob = panels[1].images[-1]
+    left, right, bottom, top = prob.get_extent()
+    assert (left, top) == (-0.5 + 3 - 1.5, -0.5 + 3 - 1.5) or left < right            # drawn over the image
+    assert right <= W + 3 and bottom <= H + 3 and prob.get_clim() == pytest.approx(
+        (float(res.probability[1].min()), float(res.probability[1].max())))    # the scale spans its range
+    occluder = [p for p in panels[0].patches if isinstance(p, Rectangle)]
+    a, c = divmod(int(res.probability[1].argmin()), res.probability.shape[2])
+    assert len(occluder) == 1 and occluder[0].get_xy() == (res.starts[1][c] - 0.5, res.starts[0][a] - 0.5)
+    assert occluder[0].get_width() == 6 and colorbars(fig)[0].get_ylabel() == "p(cls)"
+    assert not figure_text_problems(fig)
+    plt.close(fig)
+
+
+def test_occlusion_default_batch_is_small_on_a_cpu(images):
+    model = tiny_cnn()
+    assert S.occlusion_batch_size(model, images) == 8
+    a = S.occlusion(model, images, window=6, stride=3, progress=False)
+    b = S.occlusion(model, images, window=6, stride=3, batch_size=64, progress=False)
+    torch.testing.assert_close(a.saliency, b.saliency)
 
 
 def test_occlusion_widget_redraws_from_precomputed_maps(images):
