@@ -221,6 +221,7 @@ def occlusion_batch_size(model, x: torch.Tensor) -> int:
     -------
     int, 8 or 64.
     """
+    check_model(model)
     return 8 if _work_device(model, x).type == "cpu" else 64
 
 

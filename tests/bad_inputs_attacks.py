@@ -229,3 +229,114 @@ add("plotting.attacks.attack_widget: unknown attack", "attacks", lambda: wid(att
 add("plotting.attacks.attack_widget: categories too short", "categories", lambda: wid(categories=["a", "b"]))
 add("plotting.attacks.attack_widget: k is 0", "k", lambda: wid(k=0))
 add("plotting.attacks.attack_widget: eps_values has a NaN", "eps_values", lambda: wid(eps_values=[NAN]))
+
+# --------------------------------------------------------------------------- added with issues 11 and 16
+add("attacks.project_linf: x_adv is a list", "x_adv", lambda: A.project_linf(images().tolist(), images(), 0.1))
+add("attacks.project_linf: x_adv is an int tensor", "x_adv",
+    lambda: A.project_linf((images() * 255).long(), images(), 0.1))
+add("attacks.project_linf: x_adv of another shape", "x_adv", lambda: A.project_linf(images(2), images(), 0.1))
+add("attacks.project_linf: x_adv has NaNs", "x_adv", lambda: A.project_linf(images() * NAN, images(), 0.1))
+add("attacks.project_linf: x_adv has inf", "x_adv", lambda: A.project_linf(images() * INF, images(), 0.1))
+for _name, _bad in BAD_IMAGES.items():
+    if _name != "wrong channels":
+        add(f"attacks.project_linf: x is {_name}", "x", lambda _bad=_bad: A.project_linf(images(), _bad(), 0.1))
+add("attacks.project_linf: eps is negative", "eps", lambda: A.project_linf(images(), images(), -0.1))
+add("attacks.project_linf: eps is NaN", "eps", lambda: A.project_linf(images(), images(), NAN))
+add("attacks.project_linf: eps above 1", "eps", lambda: A.project_linf(images(), images(), 8))
+add("attacks.project_linf: eps is a string", "eps", lambda: A.project_linf(images(), images(), "8/255"))
+_acc = lambda **kw: A.accuracy_under_attack(**{"model": tiny_cnn(), "data": (images(), labels()),  # noqa: E731
+                                               "attack": "iterative", "eps_values": [0.1], "progress": False,
+                                               "early_stop": True, **kw})
+add("attacks.accuracy_under_attack: early_stop with fgsm", "early_stop", lambda: _acc(attack="fgsm"))
+add("attacks.accuracy_under_attack: early_stop with pgd", "early_stop", lambda: _acc(attack="pgd"))
+add("attacks.accuracy_under_attack: early_stop with a function", "early_stop",
+    lambda: _acc(attack=lambda m, x, y, e: x))
+add("attacks.accuracy_under_attack: early_stop is a string", "early_stop", lambda: _acc(early_stop="yes"))
+add("attacks.accuracy_under_attack: early_stop is 1", "early_stop", lambda: _acc(early_stop=1))
+add("attacks.accuracy_under_attack: early_stop, labels out of range", "labels",
+    lambda: _acc(data=(images(), torch.tensor([0, 1, 2, 10]))))
+add("attacks.accuracy_under_attack: early_stop, eps NaN", "eps_values", lambda: _acc(eps_values=[NAN]))
+add("attacks.accuracy_under_attack: early_stop, topk too large", "topk", lambda: _acc(topk=(1, 11)))
+
+_p5 = lambda: torch.full((10,), 0.1)  # noqa: E731
+_row = lambda **kw: PA.PandaRow(**{"eps": 2 / 255, "direction": images()[0].sign(), "direction_title": "d",  # noqa: E731
+                                   "x_adv": images()[0], "probs_adv": _p5(), **kw})
+_panda = lambda **kw: PA.panda_figure(**{"x": images()[0], "probs": _p5(), "rows": {"FGSM": _row()},  # noqa: E731
+                                         "categories": cats, **kw})
+add("plotting.attacks.panda_figure: x is a batch", "x", lambda: _panda(x=images()))
+add("plotting.attacks.panda_figure: x is 0-255", "x", lambda: _panda(x=images()[0] * 255))
+add("plotting.attacks.panda_figure: probs are logits", "probs", lambda: _panda(probs=torch.linspace(-2, 2, 10)))
+add("plotting.attacks.panda_figure: probs too short", "probs", lambda: _panda(probs=torch.full((5,), 0.2)))
+add("plotting.attacks.panda_figure: no rows", "rows", lambda: _panda(rows={}))
+add("plotting.attacks.panda_figure: rows is a list", "rows", lambda: _panda(rows=[_row()]))
+add("plotting.attacks.panda_figure: a row is a tuple", "rows['FGSM']", lambda: _panda(rows={"FGSM": tuple(_row())}))
+add("plotting.attacks.panda_figure: a row's eps is NaN", "rows['FGSM'].eps", lambda: _panda(rows={"FGSM": _row(eps=NAN)}))
+add("plotting.attacks.panda_figure: a row's direction is too large", "rows['FGSM'].direction",
+    lambda: _panda(rows={"FGSM": _row(direction=images()[0] * 5)}))
+add("plotting.attacks.panda_figure: a row's direction of another shape", "rows['FGSM'].direction",
+    lambda: _panda(rows={"FGSM": _row(direction=torch.ones(1, 5, 5))}))
+add("plotting.attacks.panda_figure: a row's x_adv has NaNs", "rows['FGSM'].x_adv",
+    lambda: _panda(rows={"FGSM": _row(x_adv=images()[0] * NAN)}))
+add("plotting.attacks.panda_figure: a row's x_adv of another size", "rows['FGSM'].x_adv",
+    lambda: _panda(rows={"FGSM": _row(x_adv=images(size=14)[0])}))
+add("plotting.attacks.panda_figure: a row's probs_adv are logits", "rows['FGSM'].probs_adv",
+    lambda: _panda(rows={"FGSM": _row(probs_adv=torch.linspace(-2, 2, 10))}))
+add("plotting.attacks.panda_figure: a row's direction_probs too short", "rows['FGSM'].direction_probs",
+    lambda: _panda(rows={"FGSM": _row(direction_probs=torch.full((5,), 0.2))}))
+add("plotting.attacks.panda_figure: categories is a string", "categories", lambda: _panda(categories="0123456789"))
+
+_dist = lambda **kw: PA.distortion_figure(**{"x": images(2), "x_adv": images(2), "labels": ["a", "b"],  # noqa: E731
+                                             "adv_labels": ["c", "d"], **kw})
+add("plotting.attacks.distortion_figure: x is one image", "x", lambda: _dist(x=images()[0]))
+add("plotting.attacks.distortion_figure: x_adv is 0-255", "x_adv", lambda: _dist(x_adv=images(2) * 255))
+add("plotting.attacks.distortion_figure: x_adv of another batch", "x_adv", lambda: _dist(x_adv=images(3)))
+add("plotting.attacks.distortion_figure: labels too short", "labels", lambda: _dist(labels=["a"]))
+add("plotting.attacks.distortion_figure: labels is a string", "labels", lambda: _dist(labels="ab"))
+add("plotting.attacks.distortion_figure: adv_labels too long", "adv_labels", lambda: _dist(adv_labels=["a", "b", "c"]))
+add("plotting.attacks.distortion_figure: magnify is 0", "magnify", lambda: _dist(magnify=0))
+add("plotting.attacks.distortion_figure: magnify is NaN", "magnify", lambda: _dist(magnify=NAN))
+
+_cmp = lambda **kw: PA.method_comparison_figure(**{"x": images()[0], "adversarial": {"fgsm": images()[1]},  # noqa: E731
+                                                   "probs": _p5(), "adversarial_probs": {"fgsm": _p5()},
+                                                   "categories": cats, "eps": 32 / 255, **kw})
+add("plotting.attacks.method_comparison_figure: x is a batch", "x", lambda: _cmp(x=images()))
+add("plotting.attacks.method_comparison_figure: no adversarial images", "adversarial", lambda: _cmp(adversarial={}))
+add("plotting.attacks.method_comparison_figure: an adversarial image of another size", "adversarial['fgsm']",
+    lambda: _cmp(adversarial={"fgsm": images(size=14)[0]}))
+add("plotting.attacks.method_comparison_figure: an adversarial image is 0-255", "adversarial['fgsm']",
+    lambda: _cmp(adversarial={"fgsm": images()[1] * 255}))
+add("plotting.attacks.method_comparison_figure: probabilities missing", "adversarial_probs",
+    lambda: _cmp(adversarial_probs={}))
+add("plotting.attacks.method_comparison_figure: probabilities are logits", "adversarial_probs['fgsm']",
+    lambda: _cmp(adversarial_probs={"fgsm": torch.linspace(-2, 2, 10)}))
+add("plotting.attacks.method_comparison_figure: eps is 32", "eps", lambda: _cmp(eps=32))
+add("plotting.attacks.method_comparison_figure: probs too short", "probs", lambda: _cmp(probs=torch.full((5,), 0.2)))
+
+add("plotting.attacks.wilson_interval: n is 0", "n", lambda: PA.wilson_interval(0.5, 0))
+add("plotting.attacks.wilson_interval: n is 1.5", "n", lambda: PA.wilson_interval(0.5, 1.5))
+add("plotting.attacks.wilson_interval: accuracy above 1", "accuracy", lambda: PA.wilson_interval([0.5, 1.5], 10))
+add("plotting.attacks.wilson_interval: accuracy NaN", "accuracy", lambda: PA.wilson_interval(NAN, 10))
+add("plotting.attacks.wilson_interval: z is 0", "z", lambda: PA.wilson_interval(0.5, 10, z=0))
+add("plotting.attacks.accuracy_figure: band is a string", "band",
+    lambda: PA.accuracy_figure({"fgsm": {"eps": [0.1], "top1": [0.5], "n": 4}}, band="yes"))
+
+_int = lambda **kw: PA.interpretability_figure(**{"x": images()[0], "gradient": torch.randn(1, 28, 28),  # noqa: E731
+                                                  "saliency_map": torch.rand(28, 28), "x_most_likely": images()[1],
+                                                  "probs": _p5(), "probs_most_likely": _p5(), "categories": cats,
+                                                  "eps": 2 / 255, **kw})
+add("plotting.attacks.interpretability_figure: x is a batch", "x", lambda: _int(x=images()))
+add("plotting.attacks.interpretability_figure: gradient has NaNs", "gradient",
+    lambda: _int(gradient=torch.full((1, 28, 28), NAN)))
+add("plotting.attacks.interpretability_figure: gradient of another shape", "gradient",
+    lambda: _int(gradient=torch.randn(3, 28, 28)))
+add("plotting.attacks.interpretability_figure: saliency_map of another shape", "saliency_map",
+    lambda: _int(saliency_map=torch.rand(14, 14)))
+add("plotting.attacks.interpretability_figure: saliency_map has NaNs", "saliency_map",
+    lambda: _int(saliency_map=torch.full((28, 28), NAN)))
+add("plotting.attacks.interpretability_figure: x_most_likely is 0-255", "x_most_likely",
+    lambda: _int(x_most_likely=images()[1] * 255))
+add("plotting.attacks.interpretability_figure: probs_most_likely are logits", "probs_most_likely",
+    lambda: _int(probs_most_likely=torch.linspace(-2, 2, 10)))
+add("plotting.attacks.interpretability_figure: percentile 0", "percentile", lambda: _int(percentile=0))
+add("plotting.attacks.interpretability_figure: percentile 101", "percentile", lambda: _int(percentile=101))
+add("plotting.attacks.interpretability_figure: eps is NaN", "eps", lambda: _int(eps=NAN))

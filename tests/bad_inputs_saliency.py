@@ -233,3 +233,38 @@ add("plotting.causal_curves_figure: NaN curve", "curve",
 add("plotting.randomization_figure: a dict", "check", lambda: P.randomization_figure({"gradient": torch.rand(2, 3)}))
 add("plotting.occlusion_figure: index out of range", "index",
     lambda: P.occlusion_figure(images()[0], S.occlusion(_model(), images(1), window=14, stride=14, progress=False), index=1))
+
+# --------------------------------------------------------------------------- added with issues 11 and 16
+add("plotting.clip_map: a list", "saliency", lambda: P.clip_map([[0.0, 1.0]]))
+add("plotting.clip_map: 1-d", "saliency", lambda: P.clip_map(torch.rand(5)))
+add("plotting.clip_map: empty", "saliency", lambda: P.clip_map(torch.rand(0, 4)))
+add("plotting.clip_map: NaN", "saliency", lambda: P.clip_map(torch.full((H, W), NAN)))
+add("plotting.clip_map: inf", "saliency", lambda: P.clip_map(torch.full((H, W), INF)))
+add("plotting.clip_map: percentile 0", "percentile", lambda: P.clip_map(torch.rand(H, W), 0))
+add("plotting.clip_map: percentile 150", "percentile", lambda: P.clip_map(torch.rand(H, W), 150))
+add("plotting.clip_map: percentile NaN", "percentile", lambda: P.clip_map(torch.rand(H, W), NAN))
+add("plotting.clip_map: percentile a string", "percentile", lambda: P.clip_map(torch.rand(H, W), "99"))
+add("plotting.overlay: percentile 0", "percentile", lambda: P.overlay(images()[0], torch.rand(H, W), percentile=0))
+add("plotting.map_figure: percentile NaN", "percentile", lambda: P.map_figure(images()[0], torch.rand(H, W), percentile=NAN))
+add("plotting.map_figure: unknown overlay_cmap", "overlay_cmap",
+    lambda: P.map_figure(images()[0], torch.rand(H, W), overlay_cmap="nope"))
+add("plotting.map_figure: unknown cmap", "cmap", lambda: P.map_figure(images()[0], torch.rand(H, W), cmap="nope"))
+add("plotting.map_figure: saliency NaN", "saliency", lambda: P.map_figure(images()[0], torch.full((H, W), NAN)))
+add("plotting.compare_maps: percentile -1", "percentile", lambda: P.compare_maps(images(), {"a": _maps()}, percentile=-1))
+add("plotting.compare_maps: images 0-255", "images", lambda: P.compare_maps(images() * 255, {"a": _maps()}))
+add("plotting.compare_maps: a NaN map", "maps['a']", lambda: P.compare_maps(images(), {"a": _maps() * NAN}))
+_occ = lambda: S.occlusion(_model(), images(1), window=14, stride=7, progress=False)  # noqa: E731
+add("plotting.occlusion_figure: window 0", "window", lambda: P.occlusion_figure(images()[0], _occ(), window=0))
+add("plotting.occlusion_figure: window 2.5", "window", lambda: P.occlusion_figure(images()[0], _occ(), window=2.5))
+add("plotting.occlusion_figure: image is 4-d", "image", lambda: P.occlusion_figure(images(1), _occ()))
+add("plotting.occlusion_figure: image is 0-255", "image", lambda: P.occlusion_figure(images()[0] * 255, _occ()))
+add("plotting.occlusion_figure: index -1", "index", lambda: P.occlusion_figure(images()[0], _occ(), index=-1))
+add("occlusion_batch_size: model is a string", "model", lambda: S.occlusion_batch_size("lenet", images()))
+add("occlusion: batch_size 0 (default None is fine)", "batch_size",
+    lambda: S.occlusion(_model(), images(1), window=14, stride=14, batch_size=0, progress=False))
+add("occlusion: batch_size 'auto'", "batch_size",
+    lambda: S.occlusion(_model(), images(1), window=14, stride=14, batch_size="auto", progress=False))
+add("occlusion_maps: batch_size -1", "batch_size",
+    lambda: S.occlusion_maps(_model(), images(1), windows=(14,), strides=(14,), batch_size=-1, progress=False))
+add("occlusion: model None with the default batch", "model",
+    lambda: S.occlusion(None, images(1), window=14, stride=14, progress=False))
