@@ -67,6 +67,10 @@ def test_activation_maps_share_one_scale_and_a_colour_bar():
     assert [ax.get_title() for ax in shown] == ["channel 0", "channel 3"]
     assert {ax.images[0].get_clim() for ax in shown} == {(0.0, 255.0)}   # the range of the shown maps
     assert shown[0].images[0].get_extent() == [0, 32, 32, 0]             # stretched over the image
+    assert shown[0].images[0].get_cmap().name == "viridis"
+    signed = PV.plot_activation_maps(image, maps - 100, [0, 3])
+    im = next(ax for ax in signed.axes if ax.get_title() == "channel 3").images[0]
+    assert im.get_cmap().name == "RdBu_r" and im.get_clim() == (-155.0, 155.0)   # symmetric: white = 0
     assert_readable(fig, colorbar=True)
     with pytest.raises(ValueError, match="channels"):
         PV.plot_activation_maps(image, maps, [4])

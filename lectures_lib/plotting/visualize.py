@@ -86,7 +86,7 @@ def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale:
 
 
 def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequence[int] | None = None, *,
-                         layer: str = "", title: str | None = None, ncols: int = 8, cmap: str = "viridis"):
+                         layer: str = "", title: str | None = None, ncols: int = 8, cmap: str | None = None):
     """One image beside the activation maps of several channels of a layer, all maps on one colour scale
     (with its colour bar) and stretched over the image's extent, so a weak map looks weak and a hot spot
     sits over the part of the image it responds to.
@@ -102,7 +102,9 @@ def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequ
         The layer's name, for the titles.
     title : str, optional
     ncols : int, default 8
-    cmap : str, default "viridis"
+    cmap : str, optional
+        Default: ``"viridis"`` for maps that are never negative (after a ReLU), else a diverging
+        ``"RdBu_r"`` on a symmetric scale, white = 0.
 
     Returns
     -------
@@ -122,6 +124,10 @@ def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequ
     check_range(ncols, "ncols", 1, integer=True)
     shown = maps.detach().double().cpu()[chosen]
     lo, hi = float(shown.min()), float(shown.max())
+    if lo < 0 < hi and cmap is None:                 # signed maps: zero in the middle of a diverging scale
+        hi = max(-lo, hi)
+        lo, cmap = -hi, "RdBu_r"
+    cmap = cmap or "viridis"
     hi = hi if hi > lo else lo + 1e-12
     ncols = min(ncols, len(chosen))
     nrows = int(np.ceil(len(chosen) / ncols))
