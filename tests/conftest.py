@@ -8,9 +8,21 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _close_figures(request):
+    """Close every figure after each test; first check the rules of figures that teach on each one the
+    test left open (tests/figure_rules.py), unless the test is marked ``figure_rules_exempt``."""
     yield
+    import os
+
+    from figure_rules import figure_problems
+
+    problems = []
+    if os.environ.get("FIGURE_RULES", "0") != "0" and not request.node.get_closest_marker("figure_rules_exempt"):
+        for num in plt.get_fignums():
+            problems += [f"figure {num}: {p}" for p in figure_problems(plt.figure(num))]
     plt.close("all")
+    if problems:
+        pytest.fail("figures that do not teach:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
