@@ -32,13 +32,37 @@ _KEYS = {"format", "config", "meta", "state_dict", "sha256"}
 
 
 def config_key(config: dict) -> str:
-    """A short, stable hash of a JSON-serialisable config (key order does not matter)."""
+    """A short, stable hash of a config (key order does not matter).
+
+    Parameters
+    ----------
+    config : dict
+        JSON-serialisable (other values are hashed by their ``str``).
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of the config's sorted JSON.
+    """
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def checkpoint_path(name: str, config: dict) -> Path:
-    """Where the checkpoint of ``name`` trained with ``config`` is (or will be) stored."""
+    """Where the checkpoint of ``name`` trained with ``config`` is (or will be) stored.
+
+    Parameters
+    ----------
+    name : str
+        The model's name, e.g. ``"mnist-lenet5-mnist"``.
+    config : dict
+        The training config (:func:`config_key`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<data_dir>/checkpoints/<name>-<key>.pt``.
+    """
     return data_dir() / "checkpoints" / f"{name}-{config_key(config)}.pt"
 
 
@@ -49,7 +73,19 @@ def _digest(state: dict, meta: dict) -> str:
 
 
 def save_checkpoint(path: Path, model: nn.Module, config: dict, meta: dict) -> None:
-    """Write ``model``'s weights, ``config`` and ``meta`` (JSON-like) to ``path`` atomically."""
+    """Write ``model``'s weights, ``config`` and ``meta`` to ``path`` atomically (a temporary file, then ``os.replace``).
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file (its folder is created).
+    model : nn.Module
+        Its ``state_dict`` is stored on the CPU.
+    config : dict
+        The training config, stored as sorted JSON for :func:`load_checkpoint` to compare.
+    meta : dict
+        JSON-serialisable extras (e.g. the training history), stored with a SHA-256 of weights and meta.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -68,10 +104,28 @@ def save_checkpoint(path: Path, model: nn.Module, config: dict, meta: dict) -> N
 
 
 def load_checkpoint(path: Path, model: nn.Module, config: dict) -> dict:
-    """Load weights from ``path`` into ``model`` and return its meta.
+    """Load the weights stored at ``path`` into ``model`` (strictly, in place) and return their meta.
 
-    Raises ``ValueError`` when the file is unreadable, its checksum fails, its config differs from
-    ``config``, or its tensors do not fit ``model``.
+    The file is read with ``weights_only=True``.
+
+    Parameters
+    ----------
+    path : path-like
+    model : nn.Module
+        Of the architecture the checkpoint was saved from.
+    config : dict
+        Must equal the stored config.
+
+    Returns
+    -------
+    dict
+        The ``meta`` given to :func:`save_checkpoint`.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is not a file, is unreadable or of an unknown format, fails its SHA-256 check, was saved with
+        another config, or its tensors do not fit ``model``.
     """
     path = Path(path)
     if not path.is_file():
@@ -103,9 +157,19 @@ def load_checkpoint(path: Path, model: nn.Module, config: dict) -> dict:
 
 @contextlib.contextmanager
 def file_lock(path: Path):
-    """Hold an exclusive lock on ``path`` (created if missing) for the block: a second process asking
-    for the same lock waits until the first releases it. Uses POSIX ``flock``; where that does not
-    exist (Windows) the block runs unlocked."""
+    """Hold an exclusive lock on ``path`` for the block: a second process asking for it waits until the first releases it.
+
+    Uses POSIX ``flock``; where that does not exist (Windows) the block runs unlocked.
+
+    Parameters
+    ----------
+    path : path-like
+        The lock file, created (with its folder) if missing.
+
+    Yields
+    ------
+    None
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -137,13 +201,31 @@ def _try_load(path: Path, build: Callable[[], nn.Module], config: dict):
 
 def cached_model(name: str, config: dict, build: Callable[[], nn.Module],
                  train: Callable[[nn.Module], dict]) -> tuple[nn.Module, dict]:
-    """Return ``(model, meta)``: ``build()`` loaded from the cache, or trained by ``train(model)``
-    (which returns the meta to store, e.g. the history) and cached.
+    """A model from the checkpoint cache, or trained now and cached.
 
-    The cached model is a function of ``config`` alone when ``build`` and ``train`` draw all their
-    randomness from ``config`` (see ``config.seeded``). Corrupt or mismatched files, and a folder in
-    the checkpoint's place, are rebuilt with a warning. Concurrent callers of the same key are
-    serialised by a lock file: one trains, the others wait and load its checkpoint."""
+    The cached model is a function of ``config`` alone when ``build`` and ``train`` draw all their randomness from
+    ``config`` (see :func:`~lectures_lib.config.seeded`). Corrupt or mismatched files, and a folder in the checkpoint's
+    place, are rebuilt with a ``RuntimeWarning``. Concurrent callers of the same key are serialised by a lock file
+    (:func:`file_lock`): one trains, the others wait and load its checkpoint.
+
+    Parameters
+    ----------
+    name : str
+        The checkpoint's name (:func:`checkpoint_path`).
+    config : dict
+        JSON-serialisable: the cache key.
+    build : callable
+        ``build() -> nn.Module``: the untrained model.
+    train : callable
+        ``train(model) -> dict``: trains ``model`` in place and returns the meta to store (e.g. the history).
+
+    Returns
+    -------
+    model : nn.Module
+        Loaded from the checkpoint, or the model just trained.
+    meta : dict
+        What ``train`` returned.
+    """
     path = checkpoint_path(name, config)
     found = _try_load(path, build, config)
     if found is not None:

@@ -43,10 +43,28 @@ def _fmt(v: float) -> str:
 
 
 def diagnose(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-6, name: str = "your answer") -> str | None:
-    """None when ``got`` matches ``expected``, else one sentence on how it differs.
+    """How ``got`` differs from ``expected``, in one sentence; None when it matches.
 
-    Tensors, arrays and numbers are compared with ``torch.allclose(rtol, atol)``; tuples and lists element
-    by element; anything else with ``==``.
+    Tensors, arrays and numbers are compared with ``torch.allclose(rtol, atol)`` (NaNs equal), tuples and lists element
+    by element, anything else with ``==``. The sentence names the likeliest mistake (wrong type, shape or dtype, NaNs,
+    leaving [0, 1], sign flipped, a constant factor or offset, transposed or flipped), else the first differing element.
+
+    Parameters
+    ----------
+    got : object
+        The student's answer.
+    expected : object
+        The reference answer.
+    rtol : float, default 1e-4
+        Relative tolerance.
+    atol : float, default 1e-6
+        Absolute tolerance.
+    name : str, default "your answer"
+        What to call ``got`` in the sentence.
+
+    Returns
+    -------
+    str or None
     """
     if isinstance(expected, (tuple, list)) and not isinstance(got, torch.Tensor):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
@@ -129,14 +147,24 @@ def function(student: Callable, reference: Callable, make_inputs: Callable[[torc
     student, reference : callable
         The student's function and the library's reference, called with the same arguments.
     make_inputs : callable
-        ``make_inputs(generator) -> tuple of arguments``, drawing from the given ``torch.Generator``
-        (seeded by ``seed`` and the trial number), so every trial sees new inputs and a run is repeatable.
-    trials, seed, rtol, atol
-        How many input draws, their seed, and the tolerances of ``torch.allclose``.
+        ``make_inputs(generator) -> tuple of arguments``, drawing from the given ``torch.Generator`` (seeded by
+        ``seed`` and the trial number), so every trial sees new inputs and a run is repeatable.
+    trials : int, default 3
+        How many input draws.
+    seed : int, default 0
+        Their seed.
+    rtol, atol : float, default 1e-4 and 1e-6
+        The tolerances of ``torch.allclose``.
     name : str, optional
         What to call the student's function in messages (default: its ``__name__``).
+    quiet : bool, default False
+        Do not print the line of success.
 
-    Raises :class:`CheckFailed` with a diagnosis; prints one line of success otherwise.
+    Raises
+    ------
+    CheckFailed
+        With a diagnosis: not implemented yet, an exception, an input modified in place, or how the result differs
+        (:func:`diagnose`).
     """
     label = name or getattr(student, "__name__", "your function")
     for trial in range(trials):
@@ -163,10 +191,27 @@ def function(student: Callable, reference: Callable, make_inputs: Callable[[torc
 
 
 def value(name: str, got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-6, quiet: bool = False) -> None:
-    """Check one computed value (number, tensor, tuple) against the expected one; see :func:`diagnose`.
+    """Check one computed value (a number, tensor or tuple) against the expected one (see :func:`diagnose`).
 
-    ``got`` may be a function of no arguments that computes the value (the form of an exercise that asks
-    for a number): it is called here, so a stub that raises ``NotImplementedError`` gets a clear message."""
+    Parameters
+    ----------
+    name : str
+        What to call the value in messages.
+    got : object or callable
+        The value, or a function of no arguments that computes it (the form of an exercise that asks for a number):
+        it is called here, so a stub that raises ``NotImplementedError`` gets a clear message.
+    expected : object
+        The reference value.
+    rtol, atol : float, default 1e-4 and 1e-6
+        The tolerances of ``torch.allclose``.
+    quiet : bool, default False
+        Do not print the line of success.
+
+    Raises
+    ------
+    CheckFailed
+        With a diagnosis of the difference, or of the exception that ``got`` raised.
+    """
     if callable(got):
         try:
             got = got()
@@ -183,9 +228,28 @@ def value(name: str, got: Any, expected: Any, *, rtol: float = 1e-4, atol: float
 
 
 def claim(name: str, predicted: Any, measured: Any, paper: Any = None, unit: str = "") -> dict:
-    """Predict, then measure: print the student's prediction, the paper's number and our measurement side
-    by side, and return them as a dict. ``predicted`` of ``None`` or ``...`` means no prediction was written
-    (the table says so). Nothing is asserted: the point is the comparison."""
+    """Predict, then measure: print the student's prediction, the paper's number and our measurement side by side.
+
+    Nothing is asserted: the point is the comparison.
+
+    Parameters
+    ----------
+    name : str
+        The claim, printed as the table's title.
+    predicted : object
+        The student's prediction; None or ``...`` means none was written (the table says so).
+    measured : object
+        What the notebook measured.
+    paper : object, optional
+        The paper's number (shown as ``-`` when None).
+    unit : str, default ""
+        Appended to each value shown (floats are shown with 4 significant digits).
+
+    Returns
+    -------
+    dict
+        ``{"name", "predicted", "paper", "measured"}`` (``predicted`` is None when it was ``...``).
+    """
     def show(v) -> str:
         if v is None or v is Ellipsis:
             return "(none written)"

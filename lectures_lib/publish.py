@@ -40,9 +40,25 @@ def _folder_name(package: str) -> str:
 
 
 def vendor(out: Path) -> Path:
-    """Fetch :data:`VENDOR_PACKAGES` from the npm registry (``npm pack``, without their dependencies: the
-    files the pages load are self-contained bundles) into ``out/vendor/<name>`` once; later calls reuse them.
-    Returns the vendor folder. Raises ``RuntimeError`` when npm is missing or fails."""
+    """Fetch :data:`VENDOR_PACKAGES` from the npm registry into ``out/vendor/<name>`` once; later calls reuse them.
+
+    ``npm pack`` without their dependencies: the files the pages load are self-contained bundles.
+
+    Parameters
+    ----------
+    out : path-like
+        The slides' or site's folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/vendor``.
+
+    Raises
+    ------
+    RuntimeError
+        When npm is missing or fails.
+    """
     import tarfile
     import tempfile
 
@@ -81,8 +97,25 @@ def _local_urls(exporter, prefix: str) -> None:
 
 
 def repository_url(pyproject: Path | None = None) -> str:
-    """The course repository's URL: ``[project.urls] Repository`` in ``pyproject.toml``, the one setting
-    that the notebooks' Colab badges and install cells are generated from (:func:`update_badges`)."""
+    """The course repository's URL: ``[project.urls] Repository`` in ``pyproject.toml``.
+
+    The one setting that the notebooks' Colab badges and install cells are generated from (:func:`update_badges`).
+
+    Parameters
+    ----------
+    pyproject : path-like, optional
+        Default: the repository's ``pyproject.toml``.
+
+    Returns
+    -------
+    str
+        Without a trailing slash.
+
+    Raises
+    ------
+    ValueError
+        When the setting is missing.
+    """
     import re
 
     text = Path(pyproject or REPO_ROOT / "pyproject.toml").read_text()
@@ -93,20 +126,54 @@ def repository_url(pyproject: Path | None = None) -> str:
 
 
 def colab_badge(url: str, notebook: str) -> str:
-    """The markdown of the "Open in Colab" badge of ``notebooks/<notebook>`` in the GitHub repository ``url``."""
+    """The markdown of the "Open in Colab" badge of ``notebooks/<notebook>`` on the ``main`` branch of ``url``.
+
+    Parameters
+    ----------
+    url : str
+        The GitHub repository, ``https://github.com/<owner>/<repo>``.
+    notebook : str
+        The notebook's file name, e.g. ``"01_lenet_mnist.ipynb"``.
+
+    Returns
+    -------
+    str
+    """
     path = url.split("github.com/", 1)[-1]
     return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
             f"(https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook})")
 
 
 def install_line(url: str) -> str:
-    """The Colab install cell's pip call for the repository ``url``."""
+    """The Colab install cell's line that pip-installs ``git+<url>`` (indented by 4 spaces).
+
+    Parameters
+    ----------
+    url : str
+        The repository's URL.
+
+    Returns
+    -------
+    str
+    """
     return (f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}"], check=True)')
 
 
 def update_badges(notebooks=None, url: str | None = None) -> list[Path]:
-    """Rewrite the Colab badge (first markdown cell) and the install cell's pip line of each notebook from
-    :func:`repository_url`. Returns the notebooks that changed."""
+    """Rewrite the Colab badges (markdown cells) and the Colab install cell's pip line of each notebook from ``url``.
+
+    Parameters
+    ----------
+    notebooks : list of path-like, optional
+        Default: every ``notebooks/NN_*.ipynb``.
+    url : str, optional
+        Default: :func:`repository_url`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The notebooks that changed (rewritten in place).
+    """
     import re
 
     url = url or repository_url()
@@ -133,7 +200,20 @@ def _notebooks(paths) -> list[Path]:
 
 
 def lesson_title(nb: dict) -> tuple[str, str]:
-    """``(title, first paragraph)`` of a lesson notebook: its first markdown heading and the prose after it."""
+    """The title and blurb of a lesson notebook, from its first markdown cell.
+
+    Parameters
+    ----------
+    nb : dict
+        The notebook as JSON.
+
+    Returns
+    -------
+    title : str
+        The cell's first heading, without its ``#`` ("" when none).
+    blurb : str
+        The first line after the cell's first line that is not empty, a heading or a badge ("" when none).
+    """
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             lines = "".join(cell["source"]).splitlines()
@@ -144,8 +224,28 @@ def lesson_title(nb: dict) -> tuple[str, str]:
 
 
 def build_slides(notebooks=None, out: Path | None = None) -> list[Path]:
-    """Write ``out/NN_topic.slides.html`` for each notebook (stored without outputs: the slides show the
-    code and prose; run the deck live with RISE to see outputs). Returns the written files."""
+    """Write a reveal.js deck ``out/NN_topic.slides.html`` of each notebook (nbconvert's slides), readable offline.
+
+    The notebooks are stored without outputs, so the slides show the code and prose; present a deck live with RISE to
+    see outputs. The JavaScript is vendored once (:func:`vendor`).
+
+    Parameters
+    ----------
+    notebooks : list of path-like, optional
+        Default: every ``notebooks/NN_*.ipynb``.
+    out : path-like, optional
+        Default: ``<repo>/build/slides``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The decks written.
+
+    Raises
+    ------
+    RuntimeError
+        When the JavaScript is not vendored yet and npm is missing or fails.
+    """
     import nbformat
     from nbconvert import SlidesExporter
 
@@ -163,8 +263,35 @@ def build_slides(notebooks=None, out: Path | None = None) -> list[Path]:
 
 
 def build_site(notebooks=None, out: Path | None = None, mode: str = "lesson", timeout: int = 1800) -> Path:
-    """Execute each notebook in run mode ``mode`` (in a fresh kernel, from the repository root), export it
-    to HTML with its widgets' state, and write ``out/index.html`` linking every lesson. Returns the index."""
+    """Execute each notebook in run mode ``mode`` and write it as HTML, with ``out/index.html`` linking every lesson.
+
+    Each notebook runs in a fresh kernel from the repository root and keeps its widgets' state; the pages use the
+    vendored JavaScript (:func:`vendor`), so the site reads offline. ``out/site.json`` records the mode and the lessons.
+    ``LECTURES_MODE`` and ``LECTURES_FAST`` are restored afterwards.
+
+    Parameters
+    ----------
+    notebooks : list of path-like, optional
+        Default: every ``notebooks/NN_*.ipynb``.
+    out : path-like, optional
+        Default: ``<repo>/build/site``.
+    mode : {"fast", "lesson", "paper"}, default "lesson"
+        The run mode the notebooks execute in.
+    timeout : int, default 1800
+        Seconds allowed per cell.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/index.html``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``.
+    RuntimeError
+        When the JavaScript is not vendored yet and npm is missing or fails.
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
@@ -219,6 +346,13 @@ they are fooled. These pages are the lessons executed in the <code>{html.escape(
 
 
 def main(argv=None) -> None:
+    """The command line: ``python -m lectures_lib.publish {slides,site,badges} [--out DIR] [--mode MODE] [notebooks ...]``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: the process's).
+    """
     parser = argparse.ArgumentParser(description="Build the course's slides or static site, offline.")
     parser.add_argument("what", choices=["slides", "site", "badges"])
     parser.add_argument("--out")

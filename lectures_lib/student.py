@@ -27,8 +27,23 @@ _REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(
 
 
 def strip_solutions(source: str) -> str:
-    """``source`` with each solution region replaced by the stub (``# YOUR CODE HERE`` and
-    ``raise NotImplementedError()`` at the region's indentation)."""
+    """``source`` with each solution region (``### BEGIN SOLUTION`` ... ``### END SOLUTION``) replaced by the stub.
+
+    Parameters
+    ----------
+    source : str
+        A code cell's source.
+
+    Returns
+    -------
+    str
+        The stub is ``# YOUR CODE HERE`` and ``raise NotImplementedError()``, at the region's indentation.
+
+    Raises
+    ------
+    ValueError
+        When the cell's markers are unbalanced.
+    """
     if source.count(BEGIN) != source.count(END):
         raise ValueError(f"unbalanced solution markers in a cell: {source[:80]!r}")
     return _REGION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
@@ -39,7 +54,18 @@ def _tags(cell: dict) -> list[str]:
 
 
 def student_notebook(nb: dict) -> dict:
-    """The student copy of a notebook (as a JSON dict): solutions stubbed, answers removed, outputs cleared."""
+    """The student copy of a notebook: solutions stubbed, cells tagged ``answer`` removed, outputs cleared.
+
+    Parameters
+    ----------
+    nb : dict
+        The notebook as JSON (nbformat 4); left unchanged.
+
+    Returns
+    -------
+    dict
+        A new notebook.
+    """
     out = copy.deepcopy(nb)
     cells = []
     for cell in out["cells"]:
@@ -56,8 +82,23 @@ def student_notebook(nb: dict) -> dict:
 
 
 def exercises(nb: dict) -> list[tuple[str, str]]:
-    """``(exercise source, check source)`` pairs: each cell tagged ``exercise`` with the next code cell,
-    which must be tagged ``check``."""
+    """The exercises of a notebook with their checks.
+
+    Parameters
+    ----------
+    nb : dict
+        The notebook as JSON.
+
+    Returns
+    -------
+    list of tuple of str
+        ``(exercise source, check source)``: each code cell tagged ``exercise`` with the next code cell.
+
+    Raises
+    ------
+    ValueError
+        When an exercise cell is not followed by a code cell tagged ``check``.
+    """
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     pairs = []
     for i, cell in enumerate(code):
@@ -69,7 +110,20 @@ def exercises(nb: dict) -> list[tuple[str, str]]:
 
 
 def write_student_copies(notebooks: list[Path] | None = None, out: Path | None = None) -> list[Path]:
-    """Write ``student/NN_topic.ipynb`` for each notebook (all of ``notebooks/`` by default)."""
+    """Write the student copy (:func:`student_notebook`) of each notebook into ``out``.
+
+    Parameters
+    ----------
+    notebooks : list of path-like, optional
+        Default: every ``notebooks/NN_*.ipynb``.
+    out : path-like, optional
+        The folder, created if missing (default ``<repo>/student``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, ``out/<notebook's name>``.
+    """
     notebooks = notebooks or sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     out = Path(out or REPO_ROOT / "student")
     out.mkdir(parents=True, exist_ok=True)
@@ -83,6 +137,7 @@ def write_student_copies(notebooks: list[Path] | None = None, out: Path | None =
 
 
 def main() -> None:
+    """The command line: ``python -m lectures_lib.student [--out student] [notebooks ...]``."""
     parser = argparse.ArgumentParser(description="Generate the student copies of the lesson notebooks.")
     parser.add_argument("--out", default=str(REPO_ROOT / "student"))
     parser.add_argument("notebooks", nargs="*")

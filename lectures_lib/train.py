@@ -23,8 +23,22 @@ Perturb = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def predict(model, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Class probabilities (softmax, ``B x K``, rows sum to 1) of ``model`` on images ``x``
-    (``B x C x H x W`` in [0, 1]), on the device and in the dtype of ``x``."""
+    """Class probabilities of ``model`` on images ``x``: the softmax of :func:`~lectures_lib.plumbing.logits`.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images in [0, 1] to ``B x K`` logits.
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1], ``B >= 1``.
+    batch_size : int, default 256
+        Images per forward pass.
+
+    Returns
+    -------
+    Tensor
+        ``B x K``, rows summing to 1, on the device and in the dtype of ``x``.
+    """
     return logits(model, x, batch_size).softmax(dim=1)
 
 
@@ -35,8 +49,27 @@ def _topk_correct(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int]) ->
 
 
 def topk_accuracy(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int] = (1,)) -> dict[str, float]:
-    """Top-k accuracy from scores (logits or probabilities, ``N x K``) and labels ``y`` (``N``):
-    the fraction of rows whose true class is among the ``k`` highest scores, e.g. ``{"top1": 0.9}``."""
+    """Top-k accuracy: the fraction of rows whose true class is among their ``k`` highest scores.
+
+    Parameters
+    ----------
+    scores : Tensor
+        ``N x K`` logits or probabilities.
+    y : Tensor or sequence of int
+        ``N`` labels in ``[0, K)``.
+    topk : int or sequence of int, default (1,)
+        The ``k`` values, each in ``[1, K]``.
+
+    Returns
+    -------
+    dict of str to float
+        E.g. ``{"top1": 0.9, "top5": 0.99}``, in [0, 1] (0 when ``N = 0``).
+
+    Raises
+    ------
+    ValueError
+        When ``scores`` is not ``N x K``, or ``y`` or ``topk`` is out of range.
+    """
     if not isinstance(scores, torch.Tensor) or scores.dim() != 2:
         raise ValueError(f"scores must be an N x K tensor, got {getattr(scores, 'shape', type(scores).__name__)}")
     topk = check_topk(topk, scores.shape[1])
@@ -47,8 +80,32 @@ def topk_accuracy(scores: torch.Tensor, y: torch.Tensor, topk: Sequence[int] = (
 @torch.no_grad()
 def evaluate(model, data, topk: Sequence[int] = (1,), batch_size: int = 256,
              progress: bool = False) -> dict[str, float]:
-    """Top-k accuracy of ``model`` on ``data`` (a Dataset of ``(image, label)`` or a pair ``(x, y)``):
-    e.g. ``{"top1": 0.99, "top5": 1.0}``, plus ``"loss"`` (mean cross-entropy) and ``"n"`` (items)."""
+    """Top-k accuracy and mean cross-entropy of ``model`` on labelled data, in eval mode, without gradients.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``B x C x H x W`` images in [0, 1] to ``B x K`` logits.
+    data : Dataset of ``(image, label)`` or pair ``(x, y)``
+        At least one item.
+    topk : int or sequence of int, default (1,)
+        The ``k`` values, each in ``[1, K]``.
+    batch_size : int, default 256
+        Images per forward pass.
+    progress : bool, default False
+        Show a progress bar counting batches.
+
+    Returns
+    -------
+    dict
+        E.g. ``{"top1": 0.99, "top5": 1.0, "loss": 0.03, "n": 10000}``: accuracies in [0, 1], ``loss`` the mean
+        cross-entropy, ``n`` the number of items.
+
+    Raises
+    ------
+    ValueError
+        For empty or unlabelled data, bad images or labels, or a ``k`` above ``K``.
+    """
     topk = check_topk(topk)
     n_items = count_items(data)
     if n_items == 0:
@@ -81,10 +138,24 @@ def _with_progress(iterator, n_items: int, batch_size: int, progress: bool, desc
 
 
 def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Translate each image of ``x`` (``B x C x H x W``) by its own random offset of at most
-    ``max_shift`` pixels in each direction, filling with zeros (the distortion LeCun et al. 1998
-    used to go from 0.95% to 0.8% test error on MNIST). Offsets come from ``generator``
-    (torch's global RNG when None)."""
+    """Translate each image by its own random offset of at most ``max_shift`` pixels in each direction, filling with zeros.
+
+    The distortion LeCun et al. 1998 used to go from 0.95% to 0.8% test error on MNIST.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``B x C x H x W`` images.
+    max_shift : int, default 2
+        Non-negative; offsets are drawn uniformly from ``[-max_shift, max_shift]``.
+    generator : torch.Generator, optional
+        The source of the offsets (torch's global RNG when None).
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W``, on the device and in the dtype of ``x``.
+    """
     check_range(max_shift, "max_shift", low=0, integer=True)
     b, c, h, w = x.shape
     s = max_shift
@@ -99,8 +170,18 @@ def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator
 
 
 def shift_augmentation(max_shift: int = 2) -> Perturb:
-    """A :func:`fit` ``perturb`` hook: every training batch shifted by :func:`random_shift`
-    (offsets drawn from torch's RNG, which :func:`fit` seeds with its ``seed``)."""
+    """A :func:`fit` ``perturb`` hook that shifts every training batch with :func:`random_shift`.
+
+    Parameters
+    ----------
+    max_shift : int, default 2
+        Non-negative, in pixels.
+
+    Returns
+    -------
+    callable
+        ``perturb(model, x, y) -> x``, its offsets drawn from torch's global RNG (which :func:`fit` seeds).
+    """
     check_range(max_shift, "max_shift", low=0, integer=True)
     return lambda model, x, y: random_shift(x, max_shift)
 
@@ -109,33 +190,53 @@ def fit(model: nn.Module, train_data, test_data=None, *, epochs: int = 5, lr: fl
         batch_size: int = 64, optimizer: str = "adam", weight_decay: float = 0.0,
         lr_schedule: str | None = "cosine", perturb: Perturb | None = None, seed: int = 0,
         progress: bool = True) -> list[dict]:
-    """Train ``model`` with cross-entropy and return the history, one dict per epoch:
-    ``{"epoch", "train_loss", "train_acc", "lr", "test_loss", "test_acc", "seconds"}`` (``lr``: the
-    learning rate at the end of the epoch).
+    """Train ``model`` with cross-entropy, evaluating on ``test_data`` after every epoch.
 
     Parameters
     ----------
     model : nn.Module
-        Maps ``B x C x H x W`` images in [0, 1] to logits; moved to :func:`config.device`.
-    train_data, test_data
-        A Dataset of ``(image, label)`` or a pair ``(x, y)``; ``test_data`` is optional.
-    epochs, lr, batch_size, weight_decay
-        The usual; ``lr > 0`` finite.
-    optimizer : {"adam", "sgd"}
+        Maps ``B x C x H x W`` images in [0, 1] to logits; moved to :func:`~lectures_lib.config.device` and left
+        there in eval mode.
+    train_data : Dataset of ``(image, label)`` or pair ``(x, y)``
+        At least one item; reshuffled every epoch.
+    test_data : Dataset of ``(image, label)`` or pair ``(x, y)``, optional
+        Evaluated (top-1 and loss) after every epoch.
+    epochs : int, default 5
+        At least 1.
+    lr : float, default 1e-3
+        The initial learning rate, finite and > 0.
+    batch_size : int, default 64
+        At least 1.
+    optimizer : {"adam", "sgd"}, default "adam"
         SGD uses momentum 0.9.
-    lr_schedule : {"cosine", None}
-        Cosine annealing per step over the whole run, or a constant rate.
+    weight_decay : float, default 0.0
+        The optimizer's L2 penalty, >= 0.
+    lr_schedule : {"cosine", None}, default "cosine"
+        Cosine annealing to 0 per step over the whole run, or a constant rate.
     perturb : callable, optional
-        ``perturb(model, x, y) -> x`` applied to every training batch before the step: data
-        augmentation (:func:`shift_augmentation`) or adversarial training
-        (``lambda m, x, y: attacks.pgd(m, x, y, eps=0.3, ...)``). The model is in train mode when it is
-        called; attacks put it in eval mode themselves and restore it.
-    seed : int
-        Every random draw of the run (shuffling, ``perturb``'s draws, dropout) comes from generators
-        seeded by ``seed``; the caller's global RNG state is left as it was. Build the model under
-        ``config.seeded(seed)`` too, so its initial weights are a function of the seed alone.
+        ``perturb(model, x, y) -> x`` applied to every training batch before the step: data augmentation
+        (:func:`shift_augmentation`) or adversarial training (``lambda m, x, y: attacks.pgd(m, x, y, eps=0.3, ...)``).
+        The model is in train mode when it is called; attacks put it in eval mode themselves and restore it.
+    seed : int, default 0
+        Every random draw of the run (shuffling, ``perturb``'s draws, dropout) comes from generators seeded by
+        ``seed``; the caller's global RNG state is left as it was. Build the model under ``config.seeded(seed)`` too,
+        so its initial weights are a function of the seed alone.
+    progress : bool, default True
+        Show a progress bar counting batches, with the test accuracy.
 
-    Raises ``ValueError`` when the loss stops being finite (lower ``lr``).
+    Returns
+    -------
+    list of dict
+        One per epoch: ``{"epoch", "train_loss", "train_acc", "lr", "test_loss", "test_acc", "seconds"}``
+        (``lr`` at the end of the epoch; ``test_*`` only with ``test_data``; accuracies in [0, 1]).
+
+    Raises
+    ------
+    ValueError
+        When the loss stops being finite (lower ``lr``), for empty or unlabelled data, or a model without trainable
+        parameters.
+    TypeError
+        When ``model`` is not an ``nn.Module`` or ``perturb`` is not callable.
     """
     check_range(epochs, "epochs", low=1, integer=True)
     check_range(lr, "lr", low=0, low_inclusive=False)

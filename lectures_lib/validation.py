@@ -20,9 +20,34 @@ __all__ = [
 
 def check_images(x, name: str = "x", channels: int | None = None, ndim: int = 4,
                  min_batch: int = 0) -> torch.Tensor:
-    """Check that ``x`` is a float image tensor in [0, 1] without NaNs, of shape ``B x C x H x W``
-    (``ndim=4``) or ``C x H x W`` (``ndim=3``), with ``C == channels`` when given and at least
-    ``min_batch`` images. Returns ``x``."""
+    """Check that ``x`` is a float image tensor in [0, 1] without NaNs.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``B x C x H x W`` (``ndim=4``) or ``C x H x W`` (``ndim=3``), any float dtype, values in [0, 1].
+    name : str, default "x"
+        The argument's name in error messages.
+    channels : int, optional
+        The required number of channels ``C`` (any when None).
+    ndim : {4, 3}, default 4
+        4 for a batch of images, 3 for one image.
+    min_batch : int, default 0
+        The least number of images ``B`` (with ``ndim=4``).
+
+    Returns
+    -------
+    Tensor
+        ``x`` itself.
+
+    Raises
+    ------
+    TypeError
+        When ``x`` is not a tensor.
+    ValueError
+        For another number of dimensions, a non-float dtype, too few images, another channel count, NaNs or values
+        outside [0, 1].
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of images, got {type(x).__name__}")
     layout = "B x C x H x W" if ndim == 4 else "C x H x W"
@@ -46,8 +71,31 @@ def check_images(x, name: str = "x", channels: int | None = None, ndim: int = 4,
 
 
 def check_labels(y, n: int, num_classes: int | None = None, name: str = "y") -> torch.Tensor:
-    """Check that ``y`` is an integer tensor of ``n`` labels in ``[0, num_classes)`` (one int stands for
-    ``n`` copies of itself). Returns it as int64."""
+    """Check the class labels of a batch of ``n`` images and return them as int64.
+
+    Parameters
+    ----------
+    y : Tensor, int or sequence of int
+        ``n`` integer class indices (a 0-d tensor or one int stands for ``n`` copies of itself).
+    n : int
+        The batch size.
+    num_classes : int, optional
+        When given, indices must lie in ``[0, num_classes)``; otherwise only be ``>= 0``.
+    name : str, default "y"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``n`` int64 class indices, on the device of ``y`` (the CPU for an int or a list).
+
+    Raises
+    ------
+    TypeError
+        When ``y`` is neither a tensor, an int nor a list or tuple of ints.
+    ValueError
+        For a float, complex or bool dtype, a shape other than ``(n,)``, or an index out of range.
+    """
     if isinstance(y, numbers.Integral) and not isinstance(y, bool):
         y = torch.full((n,), int(y), dtype=torch.long)
     if isinstance(y, (list, tuple)) and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in y):
@@ -68,7 +116,27 @@ def check_labels(y, n: int, num_classes: int | None = None, name: str = "y") -> 
 
 
 def check_classes(y: torch.Tensor, num_classes: int, name: str = "target") -> torch.Tensor:
-    """Check that the class indices ``y`` lie in ``[0, num_classes)``."""
+    """Check that the class indices ``y`` lie in ``[0, num_classes)``.
+
+    Parameters
+    ----------
+    y : Tensor
+        Integer class indices, any shape.
+    num_classes : int
+        The number of classes ``K``.
+    name : str, default "target"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``y`` itself.
+
+    Raises
+    ------
+    ValueError
+        When an index is out of range.
+    """
     if y.numel() and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(f"{name} must hold class indices in [0, {num_classes}), "
                          f"got range [{int(y.min())}, {int(y.max())}]")
@@ -77,8 +145,33 @@ def check_classes(y: torch.Tensor, num_classes: int, name: str = "target") -> to
 
 def check_range(value, name: str, low: float | None = None, high: float | None = None,
                 integer: bool = False, low_inclusive: bool = True, high_inclusive: bool = True) -> float | int:
-    """Check a scalar argument: a finite number (an int if ``integer``) with ``low <= value <= high``
-    (strict where ``low_inclusive`` / ``high_inclusive`` is False). NaN and infinity are refused."""
+    """Check a scalar argument: a finite number (an int if ``integer``) with ``low <= value <= high``.
+
+    Parameters
+    ----------
+    value : int, float or one-element Tensor
+        The value (a one-element real tensor is read with ``.item()``); bools are refused.
+    name : str
+        The argument's name in error messages.
+    low, high : float, optional
+        The bounds (None: unbounded).
+    integer : bool, default False
+        Require an int.
+    low_inclusive, high_inclusive : bool, default True
+        False makes that bound strict.
+
+    Returns
+    -------
+    int or float
+        ``value`` (a Python number when given a tensor).
+
+    Raises
+    ------
+    TypeError
+        When ``value`` is not a number (not an int when ``integer``).
+    ValueError
+        When it is NaN, infinite or out of bounds.
+    """
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
         value = value.item()
@@ -96,12 +189,44 @@ def check_range(value, name: str, low: float | None = None, high: float | None =
 
 
 def check_eps(eps, name: str = "eps") -> float:
-    """An L-infinity budget on the [0, 1] pixel scale: a finite number in [0, 1] (``8 / 255`` is "8")."""
+    """Check an L-infinity budget on the [0, 1] pixel scale (``8 / 255`` is "8").
+
+    Parameters
+    ----------
+    eps : float
+        A finite number in [0, 1].
+    name : str, default "eps"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`check_range`.
+    """
     return float(check_range(eps, name, 0.0, 1.0))
 
 
 def check_choice(value, name: str, choices: Sequence) -> None:
-    """Check that ``value`` is one of ``choices``."""
+    """Check that ``value`` is one of ``choices``.
+
+    Parameters
+    ----------
+    value : object
+        The argument (an unhashable value asked of a set is not found).
+    name : str
+        The argument's name in error messages.
+    choices : collection
+        The allowed values.
+
+    Raises
+    ------
+    ValueError
+        When ``value`` is not among them (the message lists them).
+    """
     try:
         ok = value in choices
     except TypeError:  # an unhashable value asked of a set
@@ -111,14 +236,46 @@ def check_choice(value, name: str, choices: Sequence) -> None:
 
 
 def check_model(model, name: str = "model") -> None:
-    """Check that ``model`` is callable (an ``nn.Module`` or a function of images returning logits)."""
+    """Check that ``model`` is callable (an ``nn.Module`` or a function of images returning logits).
+
+    Parameters
+    ----------
+    model : object
+    name : str, default "model"
+        The argument's name in error messages.
+
+    Raises
+    ------
+    TypeError
+        When it is not callable.
+    """
     if not callable(model):
         raise TypeError(f"{name} must be a callable mapping images to logits (e.g. an nn.Module), "
                         f"got {type(model).__name__}")
 
 
 def check_maps(maps, x: torch.Tensor, name: str = "saliency") -> torch.Tensor:
-    """Check that ``maps`` is a finite float tensor ``B x H x W`` matching images ``x`` (``B x C x H x W``)."""
+    """Check that ``maps`` is a finite float tensor ``B x H x W`` matching the images ``x``.
+
+    Parameters
+    ----------
+    maps : Tensor
+        ``B x H x W`` floats.
+    x : Tensor
+        ``B x C x H x W`` images (only the shape is used).
+    name : str, default "saliency"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``maps`` itself.
+
+    Raises
+    ------
+    ValueError
+        For another type or shape, a non-float dtype, or NaN or infinite values.
+    """
     b, _, h, w = x.shape
     if not isinstance(maps, torch.Tensor) or tuple(maps.shape) != (b, h, w):
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
@@ -131,7 +288,27 @@ def check_maps(maps, x: torch.Tensor, name: str = "saliency") -> torch.Tensor:
 
 
 def check_features(features, name: str = "features") -> torch.Tensor:
-    """Check that ``features`` is a finite float matrix ``N x D`` with at least one row."""
+    """Check that ``features`` is a finite float matrix ``N x D`` with ``N, D >= 1``.
+
+    Parameters
+    ----------
+    features : Tensor
+        ``N x D`` floats.
+    name : str, default "features"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``features`` itself.
+
+    Raises
+    ------
+    TypeError
+        When it is not a tensor.
+    ValueError
+        For another shape, an empty matrix, a non-float dtype, or NaN or infinite values (the message gives rows).
+    """
     if not isinstance(features, torch.Tensor):
         raise TypeError(f"{name} must be a tensor N x D, got {type(features).__name__}")
     if features.dim() != 2 or features.shape[0] == 0 or features.shape[1] == 0:
@@ -145,7 +322,28 @@ def check_features(features, name: str = "features") -> torch.Tensor:
 
 
 def check_topk(topk, num_classes: int | None = None, name: str = "topk") -> list[int]:
-    """Check a sequence of k for top-k accuracy: ints >= 1 (and <= ``num_classes`` when given)."""
+    """Check the ``k`` values of top-k accuracy.
+
+    Parameters
+    ----------
+    topk : int or sequence of int
+        Each ``k >= 1`` (and ``<= num_classes`` when given); one int stands for ``(topk,)``.
+    num_classes : int, optional
+        The number of classes ``K``.
+    name : str, default "topk"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    TypeError
+        When a ``k`` is not an int.
+    ValueError
+        For an empty or non-sequence ``topk``, or a ``k`` out of range.
+    """
     if isinstance(topk, numbers.Integral) and not isinstance(topk, bool):
         topk = (topk,)
     if not isinstance(topk, (list, tuple)) or not topk:
@@ -154,21 +352,74 @@ def check_topk(topk, num_classes: int | None = None, name: str = "topk") -> list
 
 
 def check_flag(value, name: str) -> bool:
-    """Check that ``value`` is True or False."""
+    """Check that ``value`` is True or False.
+
+    Parameters
+    ----------
+    value : bool
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    bool
+        ``value`` itself.
+
+    Raises
+    ------
+    TypeError
+        For anything but a bool (``0`` and ``1`` included).
+    """
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return value
 
 
 def check_logits(out, name: str = "model") -> torch.Tensor:
-    """Check that a model's output is a ``B x K`` tensor of logits."""
+    """Check that a model's output is a ``B x K`` tensor of logits.
+
+    Parameters
+    ----------
+    out : object
+        What the model returned.
+    name : str, default "model"
+        What to call the model in error messages.
+
+    Returns
+    -------
+    Tensor
+        ``out`` itself.
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is not a 2-d tensor.
+    """
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         raise ValueError(f"{name} must return B x K logits, got {getattr(out, 'shape', type(out).__name__)}")
     return out
 
 
 def get_module(model: torch.nn.Module, layer: str) -> torch.nn.Module:
-    """Return the submodule called ``layer`` (a ``named_modules`` name), or raise a clear error."""
+    """The submodule of ``model`` called ``layer``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str
+        A ``model.named_modules()`` name, e.g. ``"features.8"``.
+
+    Returns
+    -------
+    nn.Module
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an ``nn.Module``.
+    ValueError
+        When ``layer`` is not one of its module names (the message lists some).
+    """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be an nn.Module to name its layers, got {type(model).__name__}")
     modules = dict(model.named_modules())

@@ -20,10 +20,21 @@ from . import plotting
 from .train import predict
 from .validation import check_images, check_labels, check_range
 
+__all__ = ["show_figure", "InteractiveFigure", "prediction_browser", "upload_classifier"]
+
 
 def show_figure(output: W.Output, fig, clear: bool = True) -> None:
-    """Put ``fig`` into ``output`` as a PNG (replacing what was there when ``clear``) and close it.
-    Writing ``outputs`` directly works in a kernel and in tests alike."""
+    """Show ``fig`` in ``output`` as a PNG and close it.
+
+    Writing ``output.outputs`` directly works in a kernel and in tests alike.
+
+    Parameters
+    ----------
+    output : ipywidgets.Output
+    fig : matplotlib.figure.Figure
+    clear : bool, default True
+        Replace what ``output`` showed; False appends.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
@@ -33,8 +44,30 @@ def show_figure(output: W.Output, fig, clear: bool = True) -> None:
 
 
 class InteractiveFigure(W.VBox):
-    """A column of ``controls`` above an ``Output`` redrawn by ``render(**values) -> (Figure, state)``
-    whenever a control changes. ``state`` keeps the last render's result and ``last_seconds`` its time."""
+    """A column of controls above an ``Output`` that ``render`` redraws whenever a control changes.
+
+    Parameters
+    ----------
+    render : callable
+        ``render(**values) -> (Figure, state)``, called with each control's ``value`` under its key in ``controls``;
+        called once on construction.
+    controls : dict of str to ipywidgets.Widget
+        Shown in one row.
+    header : ipywidgets.Widget, optional
+        Shown above the controls.
+
+    Attributes
+    ----------
+    controls : dict of str to ipywidgets.Widget
+    output : ipywidgets.Output
+        Shows the last figure.
+    state : object
+        What the last render returned besides its figure.
+    last_seconds : float
+        How long the last render took, drawing included.
+    renders : int
+        How many renders so far.
+    """
 
     def __init__(self, render: Callable[..., tuple], controls: dict[str, W.Widget], header: W.Widget | None = None):
         self.render, self.controls = render, controls
@@ -48,7 +81,13 @@ class InteractiveFigure(W.VBox):
 
     @contextlib.contextmanager
     def hold(self):
-        """Change several controls inside the block and redraw once, at its end."""
+        """Change several controls inside the block and redraw once, at its end.
+
+        Yields
+        ------
+        InteractiveFigure
+            This widget.
+        """
         self._held = True
         try:
             yield self
@@ -57,6 +96,7 @@ class InteractiveFigure(W.VBox):
             self.update()
 
     def update(self) -> None:
+        """Redraw with the controls' current values (deferred to the end of a :meth:`hold` block)."""
         if getattr(self, "_held", False):
             return
         start = time.perf_counter()
@@ -69,9 +109,40 @@ class InteractiveFigure(W.VBox):
 def prediction_browser(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                        categories: Sequence[str], k: int = 5, batch_size: int = 256,
                        description: str = "image", probs: torch.Tensor | None = None) -> InteractiveFigure:
-    """Browse ``images`` (``N x C x H x W`` in [0,1]) with a slider: the image, its true class and the
-    model's top-``k`` probabilities. Predictions for all images are computed once, up front (or passed
-    as ``probs``, ``N x K``, when the notebook already has them)."""
+    """Browse images with a slider: each image, its true class and the model's top-``k`` probabilities.
+
+    Predictions for all images are computed once, up front (or passed as ``probs``), never in the slider's callback.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``N x C x H x W`` images in [0, 1] to ``N x K`` logits (not run when ``probs`` is given).
+    images : Tensor
+        ``N x C x H x W`` in [0, 1], ``N >= 1``.
+    labels : Tensor or sequence of int
+        ``N`` true classes in ``[0, K)``.
+    categories : sequence of str
+        The ``K`` class names.
+    k : int, default 5
+        How many top classes to show, at least 1.
+    batch_size : int, default 256
+        Images per forward pass.
+    description : str, default "image"
+        The slider's label.
+    probs : Tensor, optional
+        ``N x K`` probabilities, when the notebook already has them.
+
+    Returns
+    -------
+    InteractiveFigure
+        With the control ``"index"`` (in ``[0, N)``) and ``state`` ``{"index", "predicted", "probs"}``
+        (``probs``: the image's ``K`` probabilities).
+
+    Raises
+    ------
+    ValueError
+        For bad images or labels, or ``probs`` that is not ``N x K``.
+    """
     check_images(images, "images", min_batch=1)
     check_range(k, "k", 1, integer=True)
     probs = predict(model, images, batch_size=batch_size) if probs is None else probs
@@ -93,8 +164,26 @@ def prediction_browser(model: torch.nn.Module, images: torch.Tensor, labels: tor
 
 def upload_classifier(model: torch.nn.Module, categories: Sequence[str], preprocess: Callable,
                       k: int = 5) -> W.VBox:
-    """A file-upload button: the uploaded image is preprocessed (``preprocess(3 x H x W) -> 3 x h x w``)
-    and shown with the model's top-``k``. Unreadable files get a clear message, not a trace."""
+    """A file-upload button: each uploaded image is preprocessed and shown with the model's top-``k`` probabilities.
+
+    A file that is not a readable image gets a one-line message in the output, not a trace.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps ``1 x 3 x h x w`` images in [0, 1] to ``1 x K`` logits.
+    categories : sequence of str
+        The ``K`` class names.
+    preprocess : callable
+        ``preprocess(3 x H x W image in [0, 1]) -> 3 x h x w``, e.g. :func:`~lectures_lib.data.imagenet_preprocess`.
+    k : int, default 5
+        How many top classes to show.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The button above its output.
+    """
     from .data import load_image_bytes
 
     upload = W.FileUpload(accept="image/*", multiple=False, description="upload image")
