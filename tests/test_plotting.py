@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ def test_image_grid_layout_and_titles():
     assert len(fig.axes) == 6 and len(shown) == 5 and shown[4].get_title() == "e"
     grey = plotting.image_grid([torch.rand(1, 4, 4), np.random.default_rng(0).random((4, 4))])
     assert grey.axes[0].images[0].get_cmap().name == "gray"
+    plt.close("all")      # layout only: readability is checked by the tests that call assert_readable
 
 
 def test_image_grid_scales():
@@ -20,6 +22,7 @@ def test_image_grid_scales():
     ramp = torch.arange(4.0).view(1, 2, 2) * 3
     each = plotting.image_grid([ramp], scale="each")
     assert float(each.axes[0].images[0].get_array().max()) == 1.0
+    plt.close("all")
 
 
 def test_image_grid_bad_input():
@@ -53,6 +56,7 @@ def test_topk_bars_and_training_curves():
     fig = plotting.training_curves(hist)
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
     assert list(fig.axes[1].lines[1].get_ydata()) == [40.0, 70.0]
+    plt.close("all")
 
 
 # --------------------------------------------------------------------------- figures that teach (issue 16)
