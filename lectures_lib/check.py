@@ -109,7 +109,7 @@ def _how_it_differs(g: torch.Tensor, e: torch.Tensor, rtol: float, atol: float, 
     if e.numel() == 1:
         gv, ev = float(g.flatten()[0]), float(e.flatten()[0])
         d = gv - ev
-        hint = f": off by {d:+g}" if d == round(d) and abs(d) <= 2 else ""
+        hint = f": off by one ({d:+g})" if abs(d) == 1 else ""
         return f"{name} is {_fmt(gv)}, expected {_fmt(ev)}{hint}"
     if e.numel() > 1 and e.min() >= 0 and e.max() <= 1 and (g.min() < -atol or g.max() > 1 + atol):
         return (f"{name} leaves [0, 1] (range [{_fmt(float(g.min()))}, {_fmt(float(g.max()))}]): "

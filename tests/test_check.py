@@ -62,7 +62,7 @@ def test_off_by_one_receptive_field():
     def off_by_one(kernels, strides):
         return rf(kernels, strides) + 1
 
-    msg = fails_with(off_by_one, rf, lambda gen: ([5, 2, 5], [1, 2, 1]), "is 15, expected 14: off by +1")
+    msg = fails_with(off_by_one, rf, lambda gen: ([5, 2, 5], [1, 2, 1]), "is 15, expected 14: off by one (+1)")
     assert "trial 1" in msg
 
 
