@@ -15,6 +15,10 @@
    the time to build it (``attacks.precompute_attacks``: all attacks precomputed) and the latency of each
    interaction (a control change and its redraw), median and worst over ``--changes`` changes.
    Target: the worst change within 0.5 s. (Latency is measured here, not asserted in tests or notebooks.)
+5. Kurakin et al.'s curves (eps 2, 4, ..., 128 of 255, top-1 and top-5) on ``--kurakin`` ImageNet samples with
+   EfficientNet-Lite0, for the basic iterative and the iterative least-likely methods: the full attacks (every
+   epsilon from scratch, all of Kurakin's steps) beside ``early_stop=True`` (shared trajectories, images stop
+   once their label has left the top 5), alternated, medians; and how far apart the two curves are.
 """
 from __future__ import annotations
 
@@ -131,6 +135,28 @@ def bench_widget(n_changes: int = 20) -> None:
     print(f"  all {[round(c, 3) for c in changes]}")
 
 
+def bench_kurakin(n: int, repeats: int) -> None:
+    from torch.utils.data import Subset
+
+    from lectures_lib import attacks, data, models
+
+    net = models.imagenet_model()
+    x, y = data.stack(Subset(data.imagenet_samples(), list(range(0, 1000, 1000 // n))[:n]))
+    eps = [e / 255 for e in (0, 2, 4, 8, 16, 32, 64, 128)]
+    for name in ("iterative", "least_likely"):
+        curves = {}
+
+        def run(early: bool, name=name, curves=curves):
+            curves[early] = attacks.accuracy_under_attack(net, (x, y), name, eps_values=eps, batch_size=8,
+                                                          early_stop=early, progress=False)
+        times = _alternate({"full": lambda: run(False), "early_stop": lambda: run(True)}, repeats)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        gap = max(abs(a - b) for k in ("top1", "top5") for a, b in zip(curves[False][k], curves[True][k]))
+        print(f"Kurakin curves, {name}, {n} ImageNet samples, eps 2..128: full {med['full']:.1f} s, "
+              f"early_stop {med['early_stop']:.1f} s, speed-up {med['full'] / med['early_stop']:.1f}x; "
+              f"largest accuracy difference {gap:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -139,6 +165,7 @@ def main() -> None:
                         help="torch threads (default: torch's choice; 1 is steadier on a shared machine)")
     parser.add_argument("--skip-widget", action="store_true")
     parser.add_argument("--changes", type=int, default=20, help="widget interactions timed")
+    parser.add_argument("--kurakin", type=int, default=4, help="ImageNet samples for the Kurakin curves (0: skip)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,6 +173,8 @@ def main() -> None:
     bench_overhead(args.repeats)
     if not args.skip_widget:
         bench_widget(args.changes)
+    if args.kurakin:
+        bench_kurakin(args.kurakin, max(1, args.repeats // 2))
 
 
 if __name__ == "__main__":

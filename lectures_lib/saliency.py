@@ -392,7 +392,8 @@ def rise_masks(n_masks: int, size: tuple[int, int] = (224, 224), *, cells: int =
 
 
 def rise(model, x: torch.Tensor, target=None, *, n_masks: int = 4000, cells: int = 7, p_keep: float = 0.5,
-         seed: int = 0, all_classes: bool = False, batch_size: int = 64, progress: bool = True) -> torch.Tensor:
+         seed: int = 0, all_classes: bool = False, batch_size: int = 64, progress: bool = True,
+         control_variate: bool = False) -> torch.Tensor:
     """RISE: Randomized Input Sampling for Explanation (Petsiuk, Das and Saenko, BMVC 2018).
 
     ``S_c = sum_n p_c(x * m_n) m_n / (n_masks * p_keep)`` over random smooth masks ``m_n`` (see
@@ -408,6 +409,11 @@ def rise(model, x: torch.Tensor, target=None, *, n_masks: int = 4000, cells: int
     p_keep : probability of keeping a cell, in (0, 1] (default 0.5). seed : the masks' seed (default 0).
     all_classes : return the maps of every class at once, from the same forward passes (default False).
     batch_size : masks per forward pass (default 64); progress : show a progress bar.
+    control_variate : (default False) estimate the same expectation with the mean probability
+        ``pbar = sum_n p_c(x * m_n) / n_masks`` as a control variate,
+        ``S_c = pbar + sum_n (p_c(x * m_n) - pbar) m_n / (n_masks * p_keep)``: unbiased like RISE's sum (the masks
+        average ``p_keep``), without its noise term ``pbar (sum_n m_n / (n_masks p_keep) - 1)``, which dominates
+        when the probability is high under every mask; several times fewer masks for the same noise.
 
     Returns
     -------
@@ -418,8 +424,10 @@ def rise(model, x: torch.Tensor, target=None, *, n_masks: int = 4000, cells: int
     grids, shifts = rise_grids(n_masks, cells=cells, p_keep=p_keep, seed=seed, size=(h, w))
     if check_flag(all_classes, "all_classes") and target is not None:
         raise ValueError(f"target must be None with all_classes=True (every class is returned), got {target!r}")
+    check_flag(control_variate, "control_variate")
     target = None if all_classes else resolve_target(model, x, target, batch_size=batch_size)
-    dev, sal = _work_device(model, x), None
+    dev, sal, p_sum = _work_device(model, x), None, None
+    mask_sum = torch.zeros(h * w, device=dev, dtype=x.dtype)
     with eval_mode(model), torch.no_grad(), progress_bar(n_masks, "RISE", progress, "mask") as bar:
         for idx, _ in batches(torch.arange(n_masks), batch_size):
             masks = upsample_grids(grids[idx], shifts[idx], (h, w)).to(dev, x.dtype)   # n x H x W
@@ -429,9 +437,17 @@ def rise(model, x: torch.Tensor, target=None, *, n_masks: int = 4000, cells: int
                     p = _pick(p, target[i].expand(len(idx)))[:, None]                   # n x 1
                 if sal is None:
                     sal = torch.zeros(b, p.shape[1], h * w, device=dev, dtype=x.dtype)
+                    p_sum = torch.zeros(b, p.shape[1], 1, device=dev, dtype=x.dtype)
                 sal[i].addmm_(p.T, masks.view(len(idx), h * w))                        # += p^T masks
+                p_sum[i] += p.sum(dim=0)[:, None]
+            mask_sum += masks.view(len(idx), h * w).sum(dim=0)
             bar.update(len(idx))
-    sal = (sal / (n_masks * p_keep)).view(b, -1, h, w).to(x.device)
+    if control_variate:                       # pbar + sum_n (p_n - pbar) m_n / (N p)
+        p_mean = p_sum / n_masks
+        sal = p_mean + (sal - p_mean * mask_sum) / (n_masks * p_keep)
+    else:
+        sal = sal / (n_masks * p_keep)
+    sal = sal.view(b, -1, h, w).to(x.device)
     return sal if all_classes else sal[:, 0]
 
 

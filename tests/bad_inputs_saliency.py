@@ -268,3 +268,7 @@ add("occlusion_maps: batch_size -1", "batch_size",
     lambda: S.occlusion_maps(_model(), images(1), windows=(14,), strides=(14,), batch_size=-1, progress=False))
 add("occlusion: model None with the default batch", "model",
     lambda: S.occlusion(None, images(1), window=14, stride=14, progress=False))
+add("rise: control_variate is a string", "control_variate",
+    lambda: S.rise(_model(), images(1), n_masks=4, control_variate="yes", progress=False))
+add("rise: control_variate is 1", "control_variate",
+    lambda: S.rise(_model(), images(1), n_masks=4, control_variate=1, progress=False))
