@@ -44,8 +44,9 @@ from .plumbing import (
     model_device,
     predicted_classes,
     progress_bar,
+    run_model,
 )
-from .validation import check_choice, check_flag, check_images, check_model, check_range
+from .validation import check_choice, check_flag, check_images, check_logits, check_model, check_range
 
 __all__ = [
     "NORMS",
@@ -122,7 +123,10 @@ def _images(model, data, name: str = "data", batch_size: int = 256) -> torch.Ten
     if n == 0:
         raise ValueError(f"{name} must hold at least one image, got none")
     parts = [check_images(xb, name, channels=input_channels(model), min_batch=1) for xb, _ in batches(data, batch_size)]
-    return torch.cat(parts)
+    x = torch.cat(parts)
+    with torch.no_grad(), eval_mode(model):
+        check_logits(run_model(model, x[:1].to(model_device(model)), name))  # the model runs on these images
+    return x
 
 
 def _check_common(model, delta, max_passes: int, batch_size: int, seed: int, progress: bool) -> float:
@@ -176,8 +180,10 @@ def project_lp(v: torch.Tensor, xi: float, p: str | int = "inf") -> torch.Tensor
 def perturb(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``clip(x + v, 0, 1)``: the images ``x`` (``B x C x H x W`` in [0, 1]) with the perturbation ``v``
     (``C x H x W``) added to each and kept valid. On the device and in the dtype of ``x``."""
-    check_images(x, "x")
-    v = _check_perturbation(v, x.shape[1:])
+    check_images(x, "x", min_batch=1)
+    v = _check_perturbation(v)
+    if v.shape != x.shape[1:]:
+        raise ValueError(f"v of shape {tuple(v.shape)} must have the shape of one image of x {tuple(x.shape[1:])}")
     return (x + v.to(x.device, x.dtype)).clamp(0.0, 1.0)
 
 
@@ -440,8 +446,11 @@ def transfer_matrix(models: Mapping[str, object], perturbations: Mapping[str, to
         check_model(model, f"models[{name!r}]")
     for name, v in perturbations.items():
         _check_perturbation(v, name=f"perturbations[{name!r}]")
+    n = count_items(data)
+    if n == 0:
+        raise ValueError("data must hold at least one image, got none")
     rates = torch.zeros(len(perturbations), len(models), dtype=torch.float64)
-    with progress_bar(len(models) * count_items(data), "transfer matrix", progress, "img") as bar:
+    with progress_bar(len(models) * n, "transfer matrix", progress, "img") as bar:
         for xb, _ in batches(data, batch_size):
             for t, model in enumerate(models.values()):
                 check_images(xb, "data", channels=input_channels(model), min_batch=1)
@@ -451,7 +460,7 @@ def transfer_matrix(models: Mapping[str, object], perturbations: Mapping[str, to
                     _check_perturbation(v, xt.shape[1:], f"perturbations[{name!r}]")
                     rates[s, t] += float(_fooled(model, xt, v, clean, batch_size).sum())
                 bar.update(len(xb))
-    return TransferMatrix(rates / count_items(data), list(perturbations), list(models))
+    return TransferMatrix(rates / n, list(perturbations), list(models))
 
 
 def dominant_labels(model, data, v: torch.Tensor, *, top: int = 5,

@@ -219,21 +219,6 @@ def test_arts_universal_perturbation_finds_the_same_optimum_on_the_linear_case()
 
 # --------------------------------------------------------------------------- a small CNN
 
-@pytest.mark.parametrize("algorithm", ["deepfool", "sgd"])
-@pytest.mark.parametrize("norm,xi", [("inf", 0.3), (2, 3.0)])
-def test_both_algorithms_reach_their_target_on_a_small_cnn(algorithm, norm, xi):
-    """On 40 images the target of 80% is reached before the last pass, and the result obeys the ball.
-    (Measured over seeds 0-4: DeepFool reaches it in 1-2 passes, SGD in 1-3 epochs; 6 passes leave room.)"""
-    model, x = tiny_cnn(), images()
-    run = U.universal_perturbation if algorithm == "deepfool" else U.sgd_universal_perturbation
-    result = run(model, x, xi, p=norm, delta=0.2, max_passes=6, progress=False)
-    assert result.fooling_rates[-1] >= 0.8 and result.passes < 6
-    assert result.fooling_rates[:-1] == [] or max(result.fooling_rates[:-1]) < 0.8  # stops at the first pass that reaches it
-    size = result.perturbation.abs().max() if norm == "inf" else result.perturbation.norm()
-    assert size <= xi * (1 + 1e-9)
-    assert U.fooling_rate(model, x, result.perturbation) == pytest.approx(result.fooling_rates[-1])
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("algorithm", ["deepfool", "sgd"])
 def test_result_is_in_the_dtype_of_the_images_and_repeatable(dtype, algorithm):
@@ -368,9 +353,23 @@ def digits():
     return x
 
 
+@pytest.mark.parametrize("algorithm", ["deepfool", "sgd"])
+def test_both_algorithms_reach_their_target_on_lenet(digits, algorithm):
+    """The course's small CNN, 100 digits, L-inf xi = 0.4, target 1 - delta = 70%. Measured over seeds 0-2: the
+    DeepFool algorithm reaches 0.77-0.82 within 1-2 passes, the SGD variant 0.72-0.73 within 2-4 epochs; 8 passes
+    leave room. (Random-weight CNNs on noise images are no test: their predictions barely depend on the input.)"""
+    lenet = U.mnist_transfer_model("lenet5", progress=False)
+    run = U.universal_perturbation if algorithm == "deepfool" else U.sgd_universal_perturbation
+    result = run(lenet, digits[:100], 0.4, delta=0.3, max_passes=8, progress=False)
+    assert result.fooling_rates[-1] >= 0.7 and result.passes < 8
+    assert max(result.fooling_rates[:-1], default=0) < 0.7  # it stops at the first pass that reaches the target
+    assert result.perturbation.abs().max() <= 0.4 + 1e-6
+    assert U.fooling_rate(lenet, digits[:100], result.perturbation) == pytest.approx(result.fooling_rates[-1])
+
+
 def test_sgd_perturbation_fools_lenet_on_held_out_digits(digits):
     """LeNet-5 (cached), xi = 0.3 in L-inf, 500 training digits, 4 epochs: held-out fooling rates measured
-    0.72-0.78 over seeds 0-2; the bar of 0.6 leaves a margin of 0.12."""
+    0.69-0.77 over seeds 0-2; the bar of 0.6 leaves a margin of 0.09."""
     lenet = U.mnist_transfer_model("lenet5", progress=False)
     result = U.sgd_universal_perturbation(lenet, digits[:500], 0.3, max_passes=4, delta=0.0, progress=False)
     assert U.fooling_rate(lenet, digits[500:], result.perturbation) >= 0.6
