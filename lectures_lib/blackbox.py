@@ -38,7 +38,6 @@ from torch import nn
 from . import attacks as A
 from .config import seeded
 from .plumbing import (
-    count_items,
     eval_mode,
     input_channels,
     input_gradient,
@@ -579,7 +578,8 @@ def transfer_success(oracle: Oracle, substitute, x: torch.Tensor, y, *, eps_valu
         misclassification rate on the transferred images, oracle accuracy the fraction it still labels ``y``.
     """
     _check_oracle(oracle)
-    y = check_labels(y, count_items(x), None, "y") if isinstance(x, torch.Tensor) else y
+    check_images(x, "x", min_batch=1)
+    y = check_labels(y, x.shape[0], None, "y")
     if isinstance(eps_values, (str, bytes)) or not isinstance(eps_values, Sequence) or not eps_values:
         raise ValueError(f"eps_values must be a non-empty sequence of epsilons in [0, 1], got {eps_values!r}")
     eps_values = [check_eps(e, "eps_values") for e in eps_values]
@@ -687,9 +687,9 @@ def simba(oracle: Oracle, x: torch.Tensor, y=None, *, eps: float = 0.2, max_quer
 
     Each step costs one query, or two when the first side does not help; the prediction is read from the
     returned probabilities, so success costs no extra query. The directions are orthonormal and each is
-    used once in a pass, so after ``T`` accepted steps ``|delta|_2 <= eps sqrt(T)``, and, in the pixel basis,
-    ``|delta|_inf <= eps`` within the first pass. The batch is queried together; every image has its own
-    random order, so the result does not depend on the batch.
+    used once in a pass (a new random order starts the next pass), so within a pass ``T`` accepted steps give
+    ``|delta|_2 <= eps sqrt(T)`` and, in the pixel basis, ``|delta|_inf <= eps``. The batch is queried
+    together; every image has its own random order, drawn from ``seed``.
 
     Parameters
     ----------
