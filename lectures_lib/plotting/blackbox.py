@@ -250,7 +250,7 @@ def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str,
     ax.set(xlim=(0.8, top * 1.5), ylim=(-0.02, 1.02), xlabel="oracle queries per image (log scale)",
            ylabel="fraction of images fooled", title=title or "What each threat model costs in queries")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     fig.tight_layout()
     return fig
 
