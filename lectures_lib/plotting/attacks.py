@@ -529,22 +529,20 @@ def interpretability_figure(x: torch.Tensor, gradient: torch.Tensor, saliency_ma
     eps = check_eps(eps)
     g = gradient.detach().cpu().float()
     magnitude = g.abs().amax(dim=0)
-    fig, axes = plt.subplots(1, 5, figsize=(5 * size + 0.8, size + 1.0),
-                             gridspec_kw={"width_ratios": [1, 1, 1, 1, 1]})
-    c = int(probs.argmax())
+    fig, axes = plt.subplots(1, 6, figsize=(5 * size + 2.2, size + 1.6),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.06, 1]})
     _show(axes[0], x, "x\n" + _top(probs, categories))
     _show(axes[1], 0.5 + 0.5 * g.sign(), "sign of the loss gradient\n(what FGSM adds)")
     im = None
-    for ax, m, title in ((axes[2], magnitude, "|loss gradient|, max over\nchannels (FGSM's view)"),
-                         (axes[3], saliency_map.detach().cpu().float(),
-                          "|d logit / d pixel|, max over\nchannels (lesson 04's saliency)")):
+    for ax, m, title in ((axes[2], magnitude, "|loss gradient|\n(max over channels)"),
+                         (axes[3], saliency_map.detach().cpu().float(), "lesson 04's saliency\n|d logit / d pixel|")):
         top = float(np.percentile(m.numpy(), percentile)) or 1.0
         im = ax.imshow((m / top).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=axes[2:4], fraction=0.03, pad=0.02, label=f"/ {percentile:g}th percentile of each map")
-    _show(axes[4], x_most_likely, f"x - {eps_label(eps)} sign(grad L(x, \u201c{categories[c]}\u201d))\n"
-          + _top(probs_most_likely, categories))
+    _show(axes[5], x_most_likely, f"x - {eps_label(eps)} sign(\u2207L(x, \u0177))\n" + _top(probs_most_likely, categories))
+    fig.colorbar(im, cax=axes[4], label=f"map / its {percentile:g}th percentile")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.suptitle("Adversarial samples vs. interpretability: the same gradient, two uses", fontsize=11)
     return fig
