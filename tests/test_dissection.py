@@ -247,4 +247,17 @@ def test_figures_have_titles_labels_and_colour_bars():
     fig = PD.unit_gallery(x4, masks, masks, title="unit 0", titles=["a", "b", "c"])
     assert fig._suptitle is not None and "unit 0" in fig._suptitle.get_text()
     for f in plt.get_fignums():
-        plt.figure(f).canvas.draw()
+        _text_inside(plt.figure(f))
+
+
+def _text_inside(fig, slack: float = 2.0) -> None:
+    """Every visible text of ``fig`` (titles, labels, ticks, legends) lies inside the figure."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    for text in fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= -slack and box.y0 >= -slack and box.x1 <= width + slack and box.y1 <= height + slack, \
+            f"text {text.get_text()!r} leaves the figure: {box}"
