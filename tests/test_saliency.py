@@ -435,6 +435,7 @@ def test_clip_map_is_simonyans_display_scale():
     q = torch.quantile(m.flatten(), 0.9)
     torch.testing.assert_close(out[0, 0, 5], torch.tensor(5 / float(q)))
     assert (out.flatten() >= 1).sum() == 10                             # the top 10% saturate
+    torch.testing.assert_close(P.clip_map(m + 0.7, 90), out)              # an offset (RISE's probabilities) is removed
     assert torch.equal(P.clip_map(torch.zeros(4, 4)), torch.zeros(4, 4))  # a constant map stays 0
     sparse = torch.zeros(10, 10)
     sparse[0, 0] = 3.0                                                  # 99th percentile 0: scaled by the max
@@ -449,7 +450,7 @@ def test_overlay_and_compare_maps_share_one_labelled_scale(images):
     fig = P.compare_maps(images[:2], {"a": torch.rand(2, H, W), "b": torch.rand(2, H, W).double()},
                          row_titles=["x", "y"], title="t")
     bars = colorbars(fig)
-    assert len(fig.axes) == 7 and len(bars) == 1 and bars[0].get_ylabel() == "saliency / its 99th percentile"
+    assert len(fig.axes) == 7 and len(bars) == 1 and bars[0].get_ylabel() == P.SCALE_LABEL.format(p=99)
     assert [ax.get_title() for ax in fig.axes[:3]] == ["x", "a", "b"] and not figure_text_problems(fig)
     plt.close(fig)
 

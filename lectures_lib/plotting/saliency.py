@@ -20,12 +20,13 @@ from . import to_numpy_image
 __all__ = ["causal_curves_figure", "clip_map", "compare_maps", "map_figure", "normalize_map", "occlusion_figure",
            "occlusion_widget", "overlay", "randomization_figure"]
 
-SCALE_LABEL = "saliency / its {p:g}th percentile"
+SCALE_LABEL = "saliency, from its min (0) to its {p:g}th percentile (1)"
 
 
 def clip_map(saliency_map: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
-    """The display scale of Simonyan et al.: a map divided by its ``percentile``-th percentile and clipped to
-    [0, 1], per map, so that a few extreme pixels do not turn the rest black. Negative values become 0.
+    """The display scale of Simonyan et al.: each map from its minimum (0) to its ``percentile``-th percentile (1),
+    clipped, so that a few extreme pixels do not turn the rest black. Maps that are >= 0 with nothing at 0 (gradient
+    magnitudes) keep 0 as 0; maps with an offset (RISE's probabilities) are shown from their lowest value.
 
     Parameters
     ----------
@@ -34,19 +35,21 @@ def clip_map(saliency_map: torch.Tensor, percentile: float = 99.0) -> torch.Tens
 
     Returns
     -------
-    float32 tensor of the same shape in [0, 1] on the CPU (a map that is 0 at that percentile is scaled by its max).
+    float32 tensor of the same shape in [0, 1] on the CPU (where the percentile equals the minimum the map is
+    scaled by its maximum; a constant map gives 0).
     """
     if not isinstance(saliency_map, torch.Tensor) or saliency_map.dim() < 2 or not saliency_map.numel():
         raise ValueError(f"saliency must be a non-empty H x W or B x H x W tensor, got "
                          f"{getattr(saliency_map, 'shape', type(saliency_map).__name__)}")
     check_range(percentile, "percentile", 0.0, 100.0, low_inclusive=False)
-    s = saliency_map.detach().cpu().float().clamp_min(0)
+    s = saliency_map.detach().cpu().float()
     if not torch.isfinite(s).all():
         raise ValueError("saliency must be finite, got NaN or infinite values")
     flat = s.reshape(-1, s.shape[-2] * s.shape[-1])
+    lo = flat.min(dim=1, keepdim=True).values
     top = torch.quantile(flat, percentile / 100, dim=1, keepdim=True)
-    top = torch.where(top > 0, top, flat.max(dim=1, keepdim=True).values).clamp_min(1e-12)
-    return (flat / top).clamp(0, 1).view_as(s)
+    top = torch.where(top > lo, top, flat.max(dim=1, keepdim=True).values)
+    return ((flat - lo) / (top - lo).clamp_min(1e-12)).clamp(0, 1).view_as(s)
 
 
 def normalize_map(saliency_map: torch.Tensor) -> torch.Tensor:
@@ -239,7 +242,8 @@ def randomization_figure(check: saliency.RandomizationCheck):
     ax.set_ylabel("Spearman rank correlation\nwith the trained model's map")
     n = len(next(iter(check.correlation.values()))[0]) if check.correlation else 0
     ax.set_title(f"Sanity check: cascading model randomisation (Adebayo et al. 2018), {n} image(s)", fontsize=10)
-    ax.set_ylim(-0.25, 1.05)
+    lowest = min([0.0] + [float(c.detach().cpu().float().mean(dim=1).min()) for c in check.correlation.values()])
+    ax.set_ylim(min(-0.25, lowest - 0.1), 1.05)
     ax.axhline(0, color="gray", lw=0.5)
     ax.legend(fontsize=8, title="a map that passes falls", title_fontsize=8)
     fig.tight_layout()
