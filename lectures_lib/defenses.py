@@ -45,7 +45,7 @@ from .validation import (
 __all__ = [
     "BPDA", "DEFENCES", "DenseAssociativeMemory", "Detector", "LogitProfile", "RobustAccuracy", "Transformed",
     "WongNet", "bit_depth", "bpda", "dam_model", "defended_model", "defence_recipe", "ensemble_adversarial_training",
-    "evade_detector", "fast_adversarial_training", "fgsm_random_start", "jpeg", "linearity_r2", "logit_profile",
+    "evade_detector", "fast_adversarial_training", "fgsm_random_start", "jpeg", "linearity_r2", "logit_profile", "margin_loss",
     "median_filter", "pgd_training", "robust_accuracy", "with_transform",
 ]
 
@@ -120,7 +120,7 @@ def fast_adversarial_training(eps: float, alpha: float | None = None, ramp_steps
     return perturb
 
 
-def pgd_training(eps: float, alpha: float, steps: int) -> Perturb:
+def pgd_training(eps: float, alpha: float, steps: int, ramp_steps: int = 0) -> Perturb:
     """A :func:`~lectures_lib.train.fit` ``perturb`` hook: Madry et al.'s PGD adversarial training, the inner
     maximisation ``max_{|delta|_inf <= eps} L(theta, x + delta, y)`` by ``steps`` steps of PGD from a random start.
 
@@ -129,19 +129,32 @@ def pgd_training(eps: float, alpha: float, steps: int) -> Perturb:
     eps : float
         L-infinity radius in [0, 1] (Madry et al. on MNIST: 0.3).
     alpha : float
-        PGD's step in (0, 1] (0.01).
+        PGD's step in (0, 1] (0.01), scaled with the radius while it ramps up.
     steps : int
         At least 1 (40).
+    ramp_steps : int, default 0
+        Grow the radius linearly from 0 to ``eps`` over the first ``ramp_steps`` batches (0: ``eps`` from the start).
 
     Returns
     -------
     callable
-        ``perturb(model, x, y) -> x_adv``.
+        ``perturb(model, x, y) -> x_adv``. Its radius depends on how many batches it has seen: use a new hook for
+        each training run.
     """
     eps = check_eps(eps)
-    check_range(alpha, "alpha", 0.0, 1.0, low_inclusive=False)
-    check_range(steps, "steps", 1, integer=True)
-    return lambda model, x, y: attacks.pgd(model, x, y, eps=eps, alpha=alpha, steps=steps)
+    alpha = float(check_range(alpha, "alpha", 0.0, 1.0, low_inclusive=False))
+    steps = check_range(steps, "steps", 1, integer=True)
+    ramp_steps = check_range(ramp_steps, "ramp_steps", 0, integer=True)
+    seen = [0]
+
+    def perturb(model, x, y):
+        seen[0] += 1
+        f = min(1.0, seen[0] / ramp_steps) if ramp_steps else 1.0
+        if f * eps == 0:
+            return x
+        return attacks.pgd(model, x, y, eps=f * eps, alpha=max(f * alpha, 1e-6), steps=steps)
+
+    return perturb
 
 
 def ensemble_adversarial_training(static_models: Sequence, eps: float, fraction: float = 0.5) -> Perturb:
@@ -218,10 +231,11 @@ def defence_recipe(defence: str = "fast", dataset: str = "mnist", seed: int = 0,
     Parameters
     ----------
     defence : {"standard", "fast", "pgd", "ensemble", "bit_depth", "median"}, default "fast"
-        ``DEFENCES``: plain training; fast FGSM adversarial training; PGD adversarial training (7 steps of
-        ``eps / 4``, fewer than Madry et al.'s 40 to fit a CPU); ensemble adversarial training (FGSM from the model
-        or from the course's fixed LeNet-5 and softmax regression); training on bit-depth-reduced (1 bit) or
-        median-filtered (3 x 3) images.
+        ``DEFENCES``: plain training; fast FGSM adversarial training (step ``alpha * eps``); PGD adversarial
+        training (7 steps of ``eps / 4``, fewer than Madry et al.'s 40 to fit a CPU); ensemble adversarial training
+        (FGSM from the model or from the course's fixed LeNet-5 and softmax regression); training on
+        bit-depth-reduced (1 bit) or median-filtered (3 x 3) images. Fast and PGD training grow the radius from 0
+        over the first third of the batches (``ramp_steps``): without it, both collapse on 5,000 digits.
     dataset : {"mnist", "fashion_mnist"}, default "mnist"
     seed : int, default 0
     epochs : int, optional
@@ -248,7 +262,7 @@ def _defence_hook(recipe: dict) -> Perturb | None:
     if defence == "fast":
         return fast_adversarial_training(eps, recipe["alpha"], recipe["ramp_steps"])
     if defence == "pgd":
-        return pgd_training(eps, eps / 4, 7)
+        return pgd_training(eps, eps / 4, 7, recipe["ramp_steps"])
     if defence == "ensemble":
         from .models import mnist_model
         statics = [mnist_model(name, recipe["dataset"], progress=False) for name in ("lenet5", "softmax_regression")]
@@ -751,6 +765,32 @@ def dam_model(power: float = 3, memories: int = 100, seed: int = 0, progress: bo
 
 
 # --------------------------------------------------------------------------- evaluation
+
+def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Carlini and Wagner's margin, summed over the batch: ``sum_i max_{j != y_i} z_ij - z_{i y_i}``, a ``loss_fn``
+    for :func:`lectures_lib.attacks.pgd` (positive once an image is misclassified). Unlike the cross-entropy it does
+    not saturate when the model is very confident, so it finds adversarial examples that cross-entropy PGD misses on
+    some adversarially trained models (Croce and Hein's DLR loss in AutoAttack is a scaled form of it).
+
+    Parameters
+    ----------
+    logits : Tensor
+        ``B x K``, ``K >= 2``.
+    y : Tensor
+        ``B`` int64 labels in ``[0, K)``.
+
+    Returns
+    -------
+    Tensor
+        A scalar.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[1] < 2:
+        raise ValueError(f"logits must be B x K with K >= 2, got {getattr(logits, 'shape', type(logits).__name__)}")
+    y = check_labels(y, logits.shape[0], logits.shape[1], "y").to(logits.device)
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    other = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf")).max(dim=1).values
+    return (other - true).sum()
+
 
 class RobustAccuracy(NamedTuple):
     """What :func:`robust_accuracy` measured."""

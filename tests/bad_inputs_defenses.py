@@ -180,3 +180,12 @@ add("plotting.defenses.transfer_figure: matrix wrong shape", "matrix",
     lambda: PD.transfer_figure([[0.5, 0.5]], ["a", "b"], ["c", "d"]))
 add("plotting.defenses.transfer_figure: matrix above 1", "matrix",
     lambda: PD.transfer_figure([[1.5]], ["a"], ["b"]))
+add("defenses.margin_loss: logits 1-d", "logits", lambda: D.margin_loss(torch.zeros(4), labels()))
+add("defenses.margin_loss: one class", "logits", lambda: D.margin_loss(torch.zeros(4, 1), labels() * 0))
+add("defenses.margin_loss: y out of range", "y", lambda: D.margin_loss(torch.zeros(4, 3), labels() + 5))
+add("defenses.margin_loss: y too short", "y", lambda: D.margin_loss(torch.zeros(4, 3), labels(2)))
+add("defenses.pgd_training: ramp_steps negative", "ramp_steps", lambda: D.pgd_training(0.1, 0.01, 5, ramp_steps=-1))
+add("defenses.dam_model: power 0", "power", lambda: D.dam_model(0))
+add("defenses.dam_model: memories 0", "memories", lambda: D.dam_model(3, memories=0))
+add("defenses.dam_model: seed -1", "seed", lambda: D.dam_model(3, seed=-1))
+add("defenses.defended_model: epochs 0", "epochs", lambda: D.defended_model("fast", epochs=0))

@@ -58,10 +58,14 @@ def profile_figure(profile: D.LogitProfile, index: int = 0, *, classes: Sequence
     r2 = D.linearity_r2(D.LogitProfile(profile.logits[index:index + 1], profile.t))[0].numpy()
     winner = int(z[-1].argmax())
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    others = [c for c in range(k) if c not in (true_class, winner)] or [-1]
     for c in range(k):
-        thick = c in (true_class, winner)
-        ax.plot(t, z[:, c], lw=2.5 if thick else 0.9, alpha=1.0 if thick else 0.45,
-                label=f"{names[c]} (R\u00b2 {r2[c]:.3f})" if thick else None)
+        if c == true_class:
+            ax.plot(t, z[:, c], lw=2.8, color="tab:green", label=f"true class {names[c]} (R\u00b2 {r2[c]:.3f})")
+        elif c == winner:
+            ax.plot(t, z[:, c], lw=2.8, color="tab:red", label=f"wins at t = {t[-1]:g}: {names[c]} (R\u00b2 {r2[c]:.3f})")
+        else:
+            ax.plot(t, z[:, c], lw=0.9, color="grey", alpha=0.5, label="other classes" if c == others[0] else None)
     if eps is not None:
         ax.axvline(eps, color="k", ls="--", lw=1)
         ax.text(eps, ax.get_ylim()[1], f" \u03b5 = {eps:g}", va="top", ha="left", fontsize=9)
