@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 
-def _job(n: int, layer: str) -> dict:
+def _job(n: int, layer: str, batch_size: int) -> dict:
     from torch.utils.data import Subset
 
     from lectures_lib import data, models
@@ -36,17 +36,17 @@ def _job(n: int, layer: str) -> dict:
     subset = Subset(samples, list(range(0, len(samples), max(1, len(samples) // n)))[:n])
     concepts = D.color_concepts(subset)
     start = time.perf_counter()
-    result = D.dissect(model, layer, concepts, batch_size=50, progress=False)
+    result = D.dissect(model, layer, concepts, batch_size=batch_size, progress=False)
     seconds = time.perf_counter() - start
     table = result.table()
-    return {"n": len(subset), "layer": layer, "seconds": seconds,
+    return {"n": len(subset), "layer": layer, "batch_size": batch_size, "seconds": seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "units": len(table), "colour_units": table.count(), "best": table.detectors()[:3]}
 
 
-def full_dissection(n: int, layer: str) -> dict:
+def full_dissection(n: int, layer: str, batch_size: int) -> dict:
     """Run :func:`_job` in a fresh interpreter (its own peak memory)."""
-    out = subprocess.run([sys.executable, __file__, "--job", "--n", str(n), "--layer", layer],
+    out = subprocess.run([sys.executable, __file__, "--job", "--n", str(n), "--layer", layer, "--batch-size", str(batch_size)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,15 +92,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--layer", default="net._blocks.8")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.job:
-        print(json.dumps(_job(args.n, args.layer)))
+        print(json.dumps(_job(args.n, args.layer, args.batch_size)))
         return
     print(f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"load average {os.getloadavg()[0]:.1f}")
-    res = full_dissection(args.n, args.layer)
-    print(f"dissect {res['layer']} ({res['units']} units) vs colour concepts on {res['n']} ImageNet samples: "
+    res = full_dissection(args.n, args.layer, args.batch_size)
+    print(f"dissect {res['layer']} ({res['units']} units) vs colour concepts on {res['n']} ImageNet samples, batch size "
+          f"{res['batch_size']}: "
           f"{res['seconds']:.0f} s, peak memory {res['peak_rss_mb']:.0f} MB (bar: 180 s, 2048 MB); "
           f"{res['colour_units']} colour units, best {res['best']}")
     small = min(args.n, 200)

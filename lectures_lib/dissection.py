@@ -253,7 +253,7 @@ def quantile_threshold(acts: torch.Tensor, quantile: float = 0.005) -> torch.Ten
 
 
 def unit_thresholds(model: nn.Module, layer: str | Sequence[str], data, quantile: float = 0.005, *,
-                    batch_size: int = 64, progress: bool = True) -> torch.Tensor | dict[str, torch.Tensor]:
+                    batch_size: int = 16, progress: bool = True) -> torch.Tensor | dict[str, torch.Tensor]:
     """Each unit's activation threshold ``T_k`` at the top ``quantile`` of its activations over ``data``.
 
     Exact, in one streaming pass (:func:`plumbing.stream_activations`) that keeps a running top-``(k + 1)``
@@ -271,7 +271,7 @@ def unit_thresholds(model: nn.Module, layer: str | Sequence[str], data, quantile
         The images; ``n = N x H x W`` must exceed ``1 / quantile`` a little (``k + 1 <= n``).
     quantile : float, default 0.005
         The fraction of activations above the threshold (Bau et al.: 0.5%), in ``(0, 0.5]``.
-    batch_size : int, default 64
+    batch_size : int, default 16
     progress : bool, default True
 
     Returns
@@ -489,7 +489,7 @@ class Dissection:
 
 
 def dissect(model: nn.Module, layer: str | Sequence[str], concept_data: ConceptSet, quantile: float = 0.005,
-            iou_threshold: float = 0.04, *, thresholds: torch.Tensor | dict | None = None, batch_size: int = 64,
+            iou_threshold: float = 0.04, *, thresholds: torch.Tensor | dict | None = None, batch_size: int = 16,
             progress: bool = True) -> Dissection | dict[str, Dissection]:
     """Network dissection of one layer (or several, in the same passes) against a concept set.
 
@@ -512,7 +512,7 @@ def dissect(model: nn.Module, layer: str | Sequence[str], concept_data: ConceptS
         IoU above which a unit counts as a detector (Bau et al.: 0.04).
     thresholds : Tensor ``U`` or ``{layer: Tensor U}``, optional
         Precomputed thresholds (e.g. from another data set); skips pass 1.
-    batch_size : int, default 64
+    batch_size : int, default 16
     progress : bool, default True
 
     Returns
@@ -802,9 +802,9 @@ class _LazyConceptSet(ConceptSet):
         return self._image(i)
 
     def masks(self, i: int) -> torch.Tensor:
-        if i not in self._cache:
-            self._cache[i] = self._masks(i)
-        return self._cache[i]
+        if i not in self._cache:                       # kept small: int16 (concept indices < 32768)
+            self._cache[i] = self._masks(i).to(torch.int16)
+        return self._cache[i].long()
 
 
 # --------------------------------------------------------------------------- the probe set
