@@ -255,7 +255,9 @@ def _text_inside(fig, slack: float = 2.0) -> None:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     width, height = fig.bbox.width, fig.bbox.height
-    for text in fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
+    from matplotlib.text import Text
+
+    for text in fig.findobj(match=Text):
         if not text.get_visible() or not text.get_text().strip():
             continue
         box = text.get_window_extent(renderer)

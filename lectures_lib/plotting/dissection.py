@@ -222,5 +222,5 @@ def unit_gallery(images: torch.Tensor, unit_masks: torch.Tensor, concept_masks: 
             ax.set_title(titles[i], fontsize=8)
     fig.suptitle(title + ("\nred: the unit's mask M_k (dimmed outside); dashed blue: the concept" if concept_masks is not None
                           else "\nred: the unit's mask M_k (dimmed outside)"), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(pad=1.2)
     return fig
