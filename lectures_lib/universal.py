@@ -324,7 +324,7 @@ def sgd_universal_perturbation(model, data, xi: float, *, p: str | int = "inf", 
 
         for each epoch, for each mini-batch B of the shuffled images:
             g = sum_{i in B} grad_v min(CE(f(clip(x_i + v)), y_i), beta)
-            v = project_lp(v + step * g / |g|, xi, p)      (|g| = |g|_1 / numel for "inf": the sign step)
+            v = project_lp(v + step * direction(g), xi, p)  (direction: sign(g) for "inf", g / |g|_2 for 2)
         step = step * step_decay after each epoch; stop once the fooling rate reaches 1 - delta
 
     The clamp ``beta`` stops images that are already fooled from dominating the gradient: it is zero for an
