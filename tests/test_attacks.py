@@ -511,7 +511,7 @@ def test_accuracy_under_attack_curve():
     y[::4] = (y[::4] + 1) % K  # a few wrong labels, so the clean accuracy is 0.75
     curve = A.accuracy_under_attack(model, (x, y), "fgsm", eps_values=[0.0, 0.05, 0.5], topk=(1, 3), batch_size=7,
                                     progress=False)
-    assert curve["eps"] == [0.0, 0.05, 0.5] and set(curve) == {"eps", "top1", "top3"}
+    assert curve["eps"] == [0.0, 0.05, 0.5] and set(curve) == {"eps", "top1", "top3", "n"} and curve["n"] == len(x)
     clean = train.evaluate(model, (x, y), topk=(1, 3))
     assert curve["top1"][0] == pytest.approx(clean["top1"]) and curve["top3"][0] == pytest.approx(clean["top3"])
     assert curve["top1"][2] < curve["top1"][0]
