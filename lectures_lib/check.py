@@ -137,6 +137,19 @@ def _how_it_differs(g: torch.Tensor, e: torch.Tensor, rtol: float, atol: float, 
             f"({len(bad)} of {e.numel()} values differ)").replace("  ", " ")
 
 
+def _wrong_way(step: torch.Tensor, expected_step: torch.Tensor, atol: float) -> str | None:
+    """For a function that changes its input (an attack step): a message when the change goes the other way
+    in at least 90% of the values where both move, else None."""
+    moved = (step.abs() > atol) & (expected_step.abs() > atol)
+    if not moved.any():
+        return None
+    opposite = (torch.sign(step[moved]) != torch.sign(expected_step[moved])).double().mean().item()
+    if opposite >= 0.9:
+        return (f"the change your function makes to its input goes the wrong way in {opposite:.0%} of the values "
+                "that move: a sign error (adding where the method subtracts, or the reverse)?")
+    return None
+
+
 def function(student: Callable, reference: Callable, make_inputs: Callable[[torch.Generator], Sequence],
              *, trials: int = 3, seed: int = 0, rtol: float = 1e-4, atol: float = 1e-6,
              name: str | None = None, quiet: bool = False) -> None:
@@ -182,8 +195,12 @@ def function(student: Callable, reference: Callable, make_inputs: Callable[[torc
         for i, (a, c) in enumerate(zip(args, copies)):
             if c is not None and not torch.equal(a, c):
                 raise CheckFailed(f"{label} modified its input (argument {i + 1}) in place: work on a copy")
-        shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a) for a in args)
+        shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor)
+                           else type(a).__name__ if isinstance(a, torch.nn.Module) else repr(a) for a in args)
         problem = diagnose(got, expected, rtol, atol, f"{label}'s result")
+        if problem and args and isinstance(args[0], torch.Tensor) and isinstance(got, torch.Tensor) \
+                and isinstance(expected, torch.Tensor) and got.shape == expected.shape == args[0].shape:
+            problem = _wrong_way(got - copies[0], expected - copies[0], atol) or problem
         if problem:
             raise CheckFailed(f"{problem} (trial {trial + 1} of {trials}, inputs {shapes})")
     if not quiet:

@@ -102,3 +102,15 @@ def test_value_and_claim(capsys):
     check.value("C5 parameters", lambda: 16 * 120 * 25 + 120, 48_120)
     check.claim("no guess", predicted=..., measured=1)
     assert "(none written)" in capsys.readouterr().out
+
+
+def test_a_step_in_the_wrong_direction_is_named():
+    msg = fails_with(lambda x, g, e: (x - e * g.sign()).clamp(0, 1), fgsm_step, inputs, "goes the wrong way")
+    assert "sign error" in msg
+
+
+def test_a_module_argument_is_named_by_its_type():
+    model = torch.nn.Linear(3, 2)
+    msg = fails_with(lambda m, x: m(x) * 2 + 1, lambda m, x: m(x), lambda gen: (model, torch.randn(2, 3, generator=gen)),
+                     "inputs Linear, (2, 3)")
+    assert "in_features" not in msg
