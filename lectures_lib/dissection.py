@@ -239,9 +239,32 @@ def _k(quantile: float, n: float) -> int:
 
 
 def quantile_threshold(acts: torch.Tensor, quantile: float = 0.005) -> torch.Tensor:
-    """The thresholds of :func:`unit_thresholds` from activations held in memory: for ``acts``
-    (``N x U x H x W``), each unit's ``(k + 1)``-th largest value with ``k = round(quantile * N * H * W)``
-    (at least 1), so that ``acts > T`` keeps ``k`` values per unit. Returns ``U`` values, dtype of ``acts``."""
+    """The thresholds of :func:`unit_thresholds`, computed from activations held in memory.
+
+    For each unit, its ``(k + 1)``-th largest value over all images and positions, with
+    ``k = round(quantile * N * H * W)`` (at least 1), so that ``acts > T`` keeps ``k`` values per unit
+    (fewer where values tie). Bau et al., *Network Dissection*, CVPR 2017, use ``quantile = 0.005``.
+
+    Parameters
+    ----------
+    acts : Tensor ``N x U x H x W``
+        Float activation maps of ``U`` units on ``N`` images.
+    quantile : float, default 0.005
+        The fraction of each unit's activations above the threshold, in ``(0, 0.5]``.
+
+    Returns
+    -------
+    Tensor ``U``
+        One threshold per unit, on the device and in the dtype of ``acts``.
+
+    Raises
+    ------
+    ValueError
+        When ``acts`` is not a 4-d float tensor, ``quantile`` is out of range, or ``k + 1`` exceeds the
+        ``N x H x W`` values per unit (the quantile would keep them all).
+    TypeError
+        When ``quantile`` is not a number.
+    """
     if not isinstance(acts, torch.Tensor) or acts.dim() != 4 or not acts.is_floating_point():
         raise ValueError(f"acts must be a float tensor N x U x H x W, got {getattr(acts, 'shape', type(acts).__name__)}")
     quantile = check_range(quantile, "quantile", 0, 0.5, low_inclusive=False)
@@ -347,8 +370,28 @@ def threshold_masks(acts: torch.Tensor, thresholds: torch.Tensor, size: Sequence
 
 
 def iou(unit_masks: torch.Tensor, concept_masks: torch.Tensor) -> float:
-    """The IoU of one unit and one concept over a set of images: ``sum |M & L| / sum |M | L|``
-    (both ``N x h x w`` bool, or ``h x w`` for one image); 0 when both are empty."""
+    """The IoU of one unit and one concept over a set of images: ``sum |M & L| / sum |M | L|``.
+
+    The intersection and the union are summed over all images before dividing (Bau et al., *Network
+    Dissection*, CVPR 2017), not averaged per image.
+
+    Parameters
+    ----------
+    unit_masks : Tensor or array-like ``N x h x w`` (or ``h x w`` for one image)
+        The unit's binary masks ``M`` (e.g. from :func:`unit_masks`); converted to bool (nonzero is True).
+    concept_masks : Tensor or array-like, the same shape
+        The concept's binary masks ``L``; converted to bool.
+
+    Returns
+    -------
+    float
+        The IoU in [0, 1]; 0.0 when both masks are empty.
+
+    Raises
+    ------
+    ValueError
+        When the two masks differ in shape.
+    """
     m, c = torch.as_tensor(unit_masks).bool(), torch.as_tensor(concept_masks).bool()
     if m.shape != c.shape:
         raise ValueError(f"unit_masks and concept_masks must have the same shape, got {tuple(m.shape)} and {tuple(c.shape)}")
@@ -582,8 +625,39 @@ def _merge_top(best, new, k: int):
 
 def unit_masks(model: nn.Module, layer: str, x: torch.Tensor, thresholds: torch.Tensor, size: Sequence[int],
                unit: int | None = None) -> torch.Tensor:
-    """The thresholded, upsampled masks of ``layer``'s units on images ``x`` (``B x C x H x W`` in [0, 1]):
-    ``B x U x h x w`` bool, or ``B x h x w`` for one ``unit`` (what the figures draw)."""
+    """The thresholded, upsampled masks ``M_k = upsample(A_k) > T_k`` of ``layer``'s units on images ``x``.
+
+    The layer's activations come from one forward pass (:func:`visualize.capture_activations`) and go
+    through :func:`threshold_masks`; this is what the figures draw.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Takes ``B x C x H x W`` images in [0, 1].
+    layer : str
+        A convolutional layer's ``named_modules`` name (output ``B x U x H' x W'``).
+    x : Tensor ``B x C x H x W``
+        Images in [0, 1].
+    thresholds : Tensor ``U``
+        One threshold per unit of ``layer`` (from :func:`unit_thresholds` or :func:`quantile_threshold`).
+    size : (h, w)
+        The mask size; the maps are upsampled bilinearly (``align_corners=False``) to it.
+    unit : int, optional
+        One unit, in ``[0, U - 1]``; default None: all units.
+
+    Returns
+    -------
+    Bool tensor ``B x U x h x w`` (or ``B x h x w`` for one ``unit``)
+        On the device of ``x``.
+
+    Raises
+    ------
+    ValueError
+        When ``layer`` is not a module of ``model`` or its output is not ``B x U x H' x W'`` maps, when
+        ``unit`` is out of range, or when ``thresholds`` or ``size`` do not fit (as :func:`threshold_masks`).
+    TypeError
+        When ``unit`` is not an int.
+    """
     from .visualize import capture_activations
 
     acts = _conv_maps(capture_activations(model, x, layer)[layer], layer)
@@ -990,14 +1064,42 @@ def probe_training_config(seed: int = 0, n_train: int = 2000, epochs: int = 4, t
 
 def probe_model(seed: int = 0, *, task: str = "texture", n_train: int = 2000, epochs: int = 4,
                 pretrained: bool = True, progress: bool = True) -> ProbeNet:
-    """A :class:`ProbeNet` trained to name the texture (6 classes; ``task="object"``: the object, 20 classes)
-    in probe scenes of 64 x 64 px.
+    """A :class:`ProbeNet` trained to name the texture (or the object) in probe scenes of 64 x 64 px.
 
     Trained once by :func:`train.fit` on ``n_train`` scenes of :func:`concept_probe` (seed ``1000 + seed``) and
     cached under its recipe and seed (:func:`cache.cached_model`); ``pretrained=False`` gives the same network
     with its random initial weights (the control). ``model.test_accuracy``: on 500 scenes of another seed.
     Naming the object is much harder than naming the texture at this scale (in our runs a few thousand scenes
     gave well under 20% after several epochs), so the lesson trains on textures.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of the initial weights and of training, ``>= 0``; the training scenes use seed ``1000 + seed``.
+    task : {"texture", "object"}, default "texture"
+        What the network names: the texture (6 classes, :data:`PROBE_TEXTURES`) or the object (20 classes:
+        digits 0-9, then the 10 Fashion-MNIST items).
+    n_train : int, default 2000
+        Number of training scenes, ``>= 100``.
+    epochs : int, default 4
+        Training epochs, ``>= 1``.
+    pretrained : bool, default True
+        False: the untrained network (its random initial weights), with ``test_accuracy = None``.
+    progress : bool, default True
+        Show training progress (when the model is not in the cache).
+
+    Returns
+    -------
+    ProbeNet
+        On the CPU in eval mode, taking ``B x 3 x 64 x 64`` images in [0, 1]; attributes ``test_accuracy``
+        (float, or None when untrained) and, when trained, ``history`` (:func:`train.fit`'s per-epoch records).
+
+    Raises
+    ------
+    ValueError
+        When an argument is out of range or ``task`` is not one of the two.
+    TypeError
+        When ``seed``, ``n_train`` or ``epochs`` is not an int, or ``pretrained`` is not a bool.
     """
     from . import cache, train
     from .config import seeded

@@ -23,7 +23,19 @@ __all__ = [
 def to_numpy_image(image, scale: str = "none") -> np.ndarray:
     """A ``C x H x W`` / ``H x W`` tensor or array as an ``H x W`` or ``H x W x 3`` array for imshow.
 
-    ``scale``: ``"none"`` (values already in [0,1]), ``"each"`` (min-max of this image).
+    Parameters
+    ----------
+    image : Tensor or array-like, ``C x H x W`` (C = 1 or 3) or ``H x W``
+        The image (a tensor is detached and copied to the CPU). A 1-channel image becomes ``H x W``, a
+        3-channel one ``H x W x 3``; any other shape is passed through unchanged.
+    scale : {"none", "each", "raw"}, default "none"
+        ``"none"``: values taken as already in [0, 1] and clipped to it; ``"each"``: min-max scaled to
+        [0, 1] over this image (all zeros when it is constant); ``"raw"``: values left as they are, unclipped.
+
+    Returns
+    -------
+    numpy.ndarray ``H x W`` or ``H x W x 3``
+        Float (float32 from a tensor, float64 otherwise), in [0, 1] unless ``scale="raw"``.
     """
     arr = image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, dtype=float)
     if arr.ndim == 3 and arr.shape[0] in (1, 3):
@@ -37,10 +49,40 @@ def to_numpy_image(image, scale: str = "none") -> np.ndarray:
 def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap: str | None = None,
                figsize: tuple[float, float] | None = None, scale: str = "none",
                title_colors: Sequence[str] | None = None, suptitle: str | None = None):
-    """Show images in a grid. ``images``: tensor ``B x C x H x W`` (C = 1 or 3) or a list of
-    ``C x H x W`` / ``H x W`` tensors or arrays. ``scale``: ``"none"`` (values in [0,1]),
-    ``"each"`` (each image min-max scaled), ``"shared"`` (one min-max scale for all).
-    Grey images default to ``cmap="gray"``. Returns the Figure."""
+    """Show images in a grid, one axis per image, row by row.
+
+    Parameters
+    ----------
+    images : Tensor ``B x C x H x W`` (C = 1 or 3), or a list of ``C x H x W`` / ``H x W`` tensors or arrays
+        The images, non-empty.
+    titles : sequence of str, optional
+        One title per image (default: none).
+    ncols : int, default 8
+        Columns, ``>= 1`` (at most the number of images are used).
+    cmap : str, optional
+        Colour map of 1-channel images; default ``"gray"`` for them (ignored by RGB images).
+    figsize : (float, float), optional
+        Figure size in inches; default 1.6 per column and 1.6 per row (plus 0.3 with titles).
+    scale : {"none", "each", "shared"}, default "none"
+        ``"none"``: values in [0, 1] (clipped to it); ``"each"``: each image min-max scaled on its own;
+        ``"shared"``: one min-max scale over all images.
+    title_colors : sequence of str, optional
+        One matplotlib colour per title (default black).
+    suptitle : str, optional
+        A title over the whole grid.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        When ``images`` is neither a tensor, an array nor a list or tuple, or ``ncols`` is not an int.
+    ValueError
+        When ``images`` is empty or holds an image of another shape, ``titles`` does not give one title
+        per image, ``scale`` is not one of the three, or ``ncols < 1``.
+    """
     check_choice(scale, "scale", ("none", "each", "shared"))
     check_range(ncols, "ncols", 1, integer=True)
     if not isinstance(images, (torch.Tensor, np.ndarray, list, tuple)):
@@ -134,7 +176,31 @@ def training_curves(history: Sequence[dict], title: str | None = None, *, clean_
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """``num_classes x num_classes`` counts: row = true class, column = predicted class."""
+    """The confusion matrix of predictions: ``num_classes x num_classes`` counts.
+
+    Parameters
+    ----------
+    y_true : Tensor (on the CPU), array or sequence of int, ``N``
+        True class indices in ``[0, num_classes)``.
+    y_pred : Tensor (on the CPU), array or sequence of int, ``N``
+        Predicted class indices in ``[0, num_classes)``, one per entry of ``y_true``.
+    num_classes : int
+        Number of classes ``K``, ``>= 1``.
+
+    Returns
+    -------
+    numpy.ndarray ``K x K``, int64
+        ``[i, j]`` counts the items of true class ``i`` predicted as ``j`` (row = true class, column =
+        predicted class); the entries sum to ``N``.
+
+    Raises
+    ------
+    TypeError
+        When ``num_classes`` is not an int.
+    ValueError
+        When ``num_classes < 1``, the labels are not integers, ``y_pred`` does not have ``N`` entries, or an
+        index is out of range.
+    """
     check_range(num_classes, "num_classes", 1, integer=True)
     y_true = check_labels(torch.as_tensor(np.asarray(y_true)), len(y_true), num_classes, "y_true").numpy()
     y_pred = check_labels(torch.as_tensor(np.asarray(y_pred)), len(y_true), num_classes, "y_pred").numpy()
@@ -183,8 +249,36 @@ def plot_confusion_matrix(y_true, y_pred, classes: Sequence[str], ax=None, title
 
 def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str | None = None,
               true_class: int | None = None):
-    """Horizontal bars of the ``k`` most probable classes. ``probs``: a 1-D tensor/array of K probabilities.
-    The true class, when given and among them, is drawn in green."""
+    """Horizontal bars of the ``k`` most probable classes, most probable on top, each labelled with its percentage.
+
+    Parameters
+    ----------
+    probs : Tensor or array-like ``K``
+        Probabilities in [0, 1] (apply softmax to logits first), one per category.
+    categories : sequence of str, length ``K``
+        The class names.
+    k : int, default 5
+        Number of bars, ``>= 1`` (at most ``K`` are drawn).
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+    title : str, optional
+        The axis title.
+    true_class : int, optional
+        Index of the true class: its bar, when among the top ``k``, is drawn in green (the others in blue).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The new figure, or the figure of ``ax``.
+
+    Raises
+    ------
+    TypeError
+        When ``k`` is not an int or ``probs`` cannot be read as numbers.
+    ValueError
+        When ``k < 1``, ``probs`` is not a 1-D vector of ``len(categories)`` values, or holds values outside
+        [0, 1] or non-finite ones.
+    """
     check_range(k, "k", 1, integer=True)
     try:
         p = probs.detach().cpu().float() if isinstance(probs, torch.Tensor) else torch.as_tensor(np.asarray(probs, float))
@@ -213,7 +307,32 @@ def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str 
 
 def image_with_topk(image, probs, categories: Sequence[str], k: int = 5, true_class: int | None = None,
                     title: str | None = None):
-    """An image beside its top-``k`` probability bars."""
+    """An image beside its top-``k`` probability bars (:func:`topk_bars`).
+
+    Parameters
+    ----------
+    image : Tensor or array-like, ``C x H x W`` (C = 1 or 3) or ``H x W``
+        The image, values in [0, 1] (clipped to it; grey images drawn with ``cmap="gray"``).
+    probs : Tensor or array-like ``K``
+        Its class probabilities in [0, 1].
+    categories : sequence of str, length ``K``
+        The class names.
+    k : int, default 5
+        Number of bars, ``>= 1``.
+    true_class : int, optional
+        Index of the true class, drawn in green when among the top ``k``.
+    title : str, optional
+        The image's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`topk_bars`, for ``probs`` and ``k``.
+    """
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw={"width_ratios": [1, 1.4]})
     arr = to_numpy_image(image)
     ax1.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
@@ -407,13 +526,20 @@ def depth_chart(entries: Sequence[dict] | None = None, ax=None, title: str = "Th
 
 
 def residual_block_diagram(ax=None):
-    """The residual block of He et al. (CVPR 2016, figure 2): ``y = relu(F(x) + x)`` with
-    ``F(x) = W2 relu(W1 x)`` (two 3x3 convolutions, each followed by batch normalisation) and the identity
-    shortcut carrying ``x`` around them.
+    """Draw the residual block of He et al., *Deep Residual Learning for Image Recognition* (CVPR 2016, figure 2).
+
+    The block computes ``y = relu(F(x) + x)`` with ``F(x) = W2 relu(W1 x)`` (two 3x3 convolutions, each followed
+    by batch normalisation) and the identity shortcut carrying ``x`` around them.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+        Where to draw; default a new 5 x 5.5 inch figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The new figure, or the figure of ``ax``.
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 

@@ -272,7 +272,21 @@ def _top(p: torch.Tensor, categories: Sequence[str]) -> str:
 
 
 def amplify(r: torch.Tensor) -> torch.Tensor:
-    """A perturbation shown on the grey range: ``0.5 + 0.5 r / max|r|`` (grey = unchanged)."""
+    """A perturbation shown on the grey range: ``0.5 + 0.5 r / max|r|`` (grey = unchanged).
+
+    One scale for the whole tensor: ``max|r|`` is taken over all its entries (every image of a batch), so the
+    largest change becomes black or white and the relative sizes of the changes are kept.
+
+    Parameters
+    ----------
+    r : Tensor, any shape (e.g. ``C x H x W`` or ``B x C x H x W``)
+        A perturbation ``x_adv - x``, any real values.
+
+    Returns
+    -------
+    Tensor, the shape, dtype and device of ``r``
+        Values in [0, 1], 0.5 where ``r`` is 0; all 0.5 when ``r`` is zero everywhere.
+    """
     scale = float(r.abs().max())
     return 0.5 + 0.5 * r / scale if scale > 0 else torch.full_like(r, 0.5)
 

@@ -37,7 +37,9 @@ def _resized(image: torch.Tensor, size) -> np.ndarray:
 
 def unit_concept_figure(image: torch.Tensor, activation: torch.Tensor, threshold: float, concept_mask, *,
                         unit_name: str = "unit", concept_name: str = "concept"):
-    """The measure, on one image: the image; the unit's activation map upsampled bilinearly to the mask size
+    """The IoU measure of network dissection (Bau et al., CVPR 2017) on one image, in five panels.
+
+    The image; the unit's activation map upsampled bilinearly to the mask size
     with the threshold ``T_k`` as a contour (colour bar in activation units); the thresholded mask ``M_k``;
     the concept mask ``L_c``; and their intersection and union, with the IoU of this image in the title.
 
@@ -51,7 +53,21 @@ def unit_concept_figure(image: torch.Tensor, activation: torch.Tensor, threshold
     concept_mask : bool tensor or array ``h x w``
         The concept's mask at the mask size.
     unit_name, concept_name : str
-        Labels for the titles.
+        Labels for the titles (defaults ``"unit"`` and ``"concept"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row of five panels: image, upsampled activation with the threshold contour, ``M_k``, ``L_c``,
+        and intersection and union.
+
+    Raises
+    ------
+    ValueError
+        When ``image`` is not ``C x H x W``, ``activation`` is not a float 2-D map, ``threshold`` is not finite,
+        or ``concept_mask`` is not 2-D.
+    TypeError
+        When ``threshold`` is not a number.
     """
     check_images(image, "image", ndim=3)
     if not isinstance(activation, torch.Tensor) or activation.dim() != 2 or not activation.is_floating_point():
@@ -92,8 +108,10 @@ def unit_concept_figure(image: torch.Tensor, activation: torch.Tensor, threshold
 
 def detector_histogram(table: DissectionTable, category: str | None = "object", iou_threshold: float = 0.04,
                        max_concepts: int = 60, title: str | None = None):
-    """The paper's histogram: how many units detect each concept (IoU above ``iou_threshold``), most
-    frequent first, with the count of detector units and distinct concepts in the title.
+    """The histogram of Bau et al. (CVPR 2017): how many units detect each concept, most frequent first.
+
+    A unit detects a concept when its IoU is above ``iou_threshold``; the title gives the count of detector
+    units and of distinct concepts.
 
     Parameters
     ----------
@@ -102,8 +120,22 @@ def detector_histogram(table: DissectionTable, category: str | None = "object", 
     category : str or None, default "object"
         Each unit's best concept of this category (None: its best concept overall, bars coloured by category).
     iou_threshold : float, default 0.04
+        IoU above which a unit counts as a detector, in [0, 1] (Bau et al.: 0.04).
     max_concepts : int, default 60
-        At most this many bars.
+        At most this many bars (``>= 1``); a note counts the concepts left out.
+    title : str, optional
+        The axis title; default the table's name and layer with the counts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        When ``table`` is not a :class:`DissectionTable`, or ``max_concepts`` is not an int.
+    ValueError
+        When ``max_concepts < 1``, ``category`` is not one of the table's, or ``iou_threshold`` is outside [0, 1].
     """
     if not isinstance(table, DissectionTable):
         raise TypeError(f"table must be a DissectionTable, got {type(table).__name__}")
@@ -138,8 +170,10 @@ def detector_histogram(table: DissectionTable, category: str | None = "object", 
 
 def category_bars(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, int] | None = None,
                   title: str = "interpretable units per category", fraction: bool = False):
-    """Grouped bars: for each network or layer (the keys of ``counts``), the number of interpretable units
-    per category (``counts[name][category]``); ``fraction=True`` divides by ``totals[name]`` units.
+    """Grouped bars of interpretable units per category, one group per network or layer.
+
+    For each key of ``counts``, the number of interpretable units per category (``counts[name][category]``);
+    ``fraction=True`` divides by ``totals[name]`` units.
 
     Parameters
     ----------
@@ -147,8 +181,19 @@ def category_bars(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, 
         E.g. ``{layer: table.units_per_category()}``.
     totals : {name: number of units}, optional
         Written under each group; needed for ``fraction``.
-    title : str
+    title : str, default "interpretable units per category"
     fraction : bool, default False
+        Draw fractions of ``totals[name]`` instead of counts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        When ``counts`` is not a non-empty mapping of mappings, or ``fraction`` is True and ``totals`` lacks
+        an entry of ``counts``.
     """
     if not isinstance(counts, Mapping) or not counts or not all(isinstance(v, Mapping) for v in counts.values()):
         raise ValueError("counts must be a non-empty dict {name: {category: count}}")
@@ -178,8 +223,10 @@ def category_bars(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, 
 
 def unit_gallery(images: torch.Tensor, unit_masks: torch.Tensor, concept_masks: torch.Tensor | None = None, *,
                  title: str = "", titles: Sequence[str] | None = None):
-    """A unit's images with its thresholded mask: the image dimmed outside ``M_k`` (as in Bau et al.'s
-    figures), the mask's outline in red and, when given, the concept's outline in blue.
+    """A unit's images with its thresholded mask ``M_k``, one panel per image.
+
+    Each image is dimmed outside ``M_k`` (as in Bau et al.'s figures, CVPR 2017), with the mask's outline in
+    red and, when given, the concept's outline dashed in blue and the image's IoU under it.
 
     Parameters
     ----------
@@ -187,10 +234,22 @@ def unit_gallery(images: torch.Tensor, unit_masks: torch.Tensor, concept_masks: 
     unit_masks : bool Tensor ``B x h x w``
         From :func:`dissection.unit_masks`.
     concept_masks : bool Tensor ``B x h x w``, optional
-    title : str
+        The concept's masks, the shape of ``unit_masks``.
+    title : str, default ""
         The figure's title (unit, concept, IoU).
     titles : list of str, optional
         One per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row of ``B`` panels.
+
+    Raises
+    ------
+    ValueError
+        When ``images`` is not ``B x C x H x W``, ``unit_masks`` is not ``B x h x w``, ``concept_masks`` differs
+        from it in shape, or ``titles`` does not give one title per image.
     """
     check_images(images, "images", min_batch=1)
     if not isinstance(unit_masks, torch.Tensor) or unit_masks.dim() != 3 or len(unit_masks) != len(images):

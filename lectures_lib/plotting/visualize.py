@@ -379,9 +379,37 @@ def plot_embedding(points, images: torch.Tensor | None = None, labels=None, clas
 # --------------------------------------------------------------------------- activation-map widget
 
 def activation_view(maps: dict[str, torch.Tensor], layer: str, channel: int, image: int) -> dict:
-    """What the activation widget shows for one choice: the map of ``channel`` of ``layer`` in image
-    ``image`` (``h x w``), and its colour range, the channel's range over all the images (so a weak
-    response looks weak). ``maps`` is :func:`visualize.activation_maps`'s result."""
+    """What the activation widget shows for one choice of layer, channel and image.
+
+    The map of ``channel`` of ``layer`` in image ``image``, and its colour range: the channel's range over
+    all the images, so a weak response looks weak. Pure (no drawing): :func:`activation_widget` draws it.
+
+    Parameters
+    ----------
+    maps : dict of str to Tensor ``B x K x h x w``
+        :func:`visualize.activation_maps`'s result: every channel's map at each layer for ``B`` images.
+    layer : str
+        A key of ``maps``.
+    channel : int
+        The channel, in ``[0, K - 1]``; a larger value is clipped to ``K - 1`` (the widget's slider may
+        briefly exceed a smaller layer's channel count).
+    image : int
+        The image's index, in ``[0, B - 1]``.
+
+    Returns
+    -------
+    dict
+        ``layer`` (str), ``channel`` (int, after clipping), ``image`` (int), ``map`` (Tensor ``h x w``, on the
+        device and in the dtype of ``maps``), ``vmin`` and ``vmax`` (float: the channel's minimum and maximum
+        over all ``B`` images) and ``info`` (str: a line describing the layer, the channel and its maxima).
+
+    Raises
+    ------
+    KeyError
+        When ``layer`` is not in ``maps``.
+    IndexError
+        When ``image`` is out of range.
+    """
     a = maps[layer]
     channel = min(int(channel), a.shape[1] - 1)
     over_images = a[:, channel]
@@ -415,11 +443,31 @@ def activation_widget(model: nn.Module, images: torch.Tensor, layers: Sequence[s
     widget is built (:func:`visualize.activation_maps`), so each change only redraws. Colours span the
     channel's range over all the images, so a weak response looks weak.
 
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``B x C x H x W`` images in [0, 1] to logits.
+    images : Tensor ``B x C x H x W``
+        Images in [0, 1], at least one, with the model's number of input channels.
+    layers : str or list of str
+        ``model.named_modules()`` names of layers whose output is a map ``B x K x h x w`` (e.g. convolutions),
+        at least one; the layer dropdown lists them in this order.
+    image_titles : sequence of str, optional
+        One name per image, for the image dropdown and the image's title; default ``"image 0"``, ``"image 1"``, ...
+
     Returns
     -------
     InteractiveFigure
         ``.controls`` = ``{"layer", "channel", "image"}`` (code may set their values) and ``.state`` = the
         last :func:`activation_view` (``layer``, ``channel``, ``image``, ``map``, ``vmin``, ``vmax``, ``info``).
+
+    Raises
+    ------
+    ValueError
+        When ``images`` is not ``B x C x H x W`` with the model's channels, ``layers`` is empty, a layer is
+        not a module of ``model`` or its output is not a map, or ``image_titles`` does not give one title per image.
+    TypeError
+        When ``layers`` is neither a name nor a list of names.
     """
     check_images(images, "images", channels=input_channels(model), min_batch=1)
     maps = {name: a.detach().cpu() for name, a in V.activation_maps(model, images, layers).items()}
