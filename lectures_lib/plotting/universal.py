@@ -241,7 +241,7 @@ def fooled_examples_figure(x: torch.Tensor, v: torch.Tensor, model, categories: 
             axes[1, 0].set_ylabel("+ universal v", fontsize=10)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.5)
     return fig
 
 
