@@ -103,7 +103,7 @@ def batches(data, batch_size: int = 256, shuffle: bool = False,
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size] if shuffle else slice(i, i + batch_size)
             yield x[idx], (None if y is None else y[idx])
-    elif hasattr(data, "tensors"):
+    elif callable(getattr(data, "tensors", None)):  # the course's datasets (torch's TensorDataset has a tuple)
         for i in range(0, n, batch_size):
             yield data.tensors(order[i:i + batch_size] if shuffle else torch.arange(i, min(i + batch_size, n)))
     else:

@@ -178,8 +178,20 @@ def project_lp(v: torch.Tensor, xi: float, p: str | int = "inf") -> torch.Tensor
 
 
 def perturb(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``clip(x + v, 0, 1)``: the images ``x`` (``B x C x H x W`` in [0, 1]) with the perturbation ``v``
-    (``C x H x W``) added to each and kept valid. On the device and in the dtype of ``x``."""
+    """``clip(x + v, 0, 1)``: every image of ``x`` with the universal perturbation ``v`` added, kept valid.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Images ``B x C x H x W`` in [0, 1].
+    v : torch.Tensor
+        One perturbation ``C x H x W`` (finite), added to each image.
+
+    Returns
+    -------
+    torch.Tensor
+        ``B x C x H x W`` in [0, 1], on the device and in the dtype of ``x``.
+    """
     check_images(x, "x", min_batch=1)
     v = _check_perturbation(v)
     if v.shape != x.shape[1:]:
