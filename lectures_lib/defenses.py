@@ -294,8 +294,8 @@ def defended_model(defence: str = "fast", dataset: str = "mnist", seed: int = 0,
     Returns
     -------
     nn.Module
-        In eval mode, with ``.history`` (per epoch, as ``fit`` returns), ``.test_accuracy`` (clean top-1),
-        ``.train_seconds`` (the training time when it was trained), ``.recipe`` and ``.data_source``.
+        In eval mode, with ``.history`` (per epoch, as ``fit`` returns), ``.test_accuracy`` (clean top-1, tested once
+        after training), ``.train_seconds`` (the training time when it was trained), ``.recipe`` and ``.data_source``.
     """
     from . import cache, data, train
 
@@ -311,14 +311,15 @@ def defended_model(defence: str = "fast", dataset: str = "mnist", seed: int = 0,
 
     def fit(model: nn.Module) -> dict:
         hook = _defence_hook(recipe)
-        history = train.fit(model, train_data, test_data, epochs=recipe["epochs"], lr=recipe["lr"],
+        history = train.fit(model, train_data, None, epochs=recipe["epochs"], lr=recipe["lr"],   # test once, at the end
                             batch_size=recipe["batch_size"], optimizer=recipe["optimizer"],
                             lr_schedule=recipe["lr_schedule"], perturb=hook, seed=seed, progress=progress)
-        return {"history": history, "train_seconds": sum(h["seconds"] for h in history)}
+        return {"history": history, "train_seconds": sum(h["seconds"] for h in history),
+                "test_accuracy": train.evaluate(model, test_data, batch_size=1024)["top1"]}
 
     model, meta = cache.cached_model(f"l09-{dataset}-{defence}", key, build, fit)
     model.history, model.train_seconds, model.recipe = meta["history"], meta["train_seconds"], recipe
-    model.test_accuracy = meta["history"][-1]["test_acc"]
+    model.test_accuracy = meta.get("test_accuracy", meta["history"][-1].get("test_acc"))
     model.data_source = {"train": train_data.source, "test": test_data.source}
     return model.eval()
 
