@@ -5,6 +5,7 @@ only draws what they return.
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -223,7 +224,7 @@ def transfer_figure(matrix, sources: Sequence[str], targets: Sequence[str], *,
         raise ValueError(f"matrix must be {len(sources)} x {len(targets)} (sources x targets), got {m.shape}")
     if not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
         raise ValueError("matrix must hold accuracies in [0, 1]")
-    fig, ax = plt.subplots(figsize=(1.3 * len(targets) + 3, 0.7 * len(sources) + 2))
+    fig, ax = plt.subplots(figsize=(max(1.3 * len(targets) + 3, 6.5), 0.7 * len(sources) + 2.4))
     im = ax.imshow(m, cmap="viridis", vmin=0, vmax=1)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
@@ -232,7 +233,7 @@ def transfer_figure(matrix, sources: Sequence[str], targets: Sequence[str], *,
     ax.set_yticks(range(len(sources)), sources)
     ax.set_xlabel("tested on")
     ax.set_ylabel("crafted on")
-    ax.set_title(title, fontsize=11)
+    ax.set_title(textwrap.fill(title, 60), fontsize=11)
     fig.colorbar(im, ax=ax, label="accuracy")
     fig.tight_layout()
     return fig
