@@ -17,7 +17,7 @@ def _close_figures(request):
     from figure_rules import figure_problems
 
     problems = []
-    if os.environ.get("FIGURE_RULES", "0") != "0" and not request.node.get_closest_marker("figure_rules_exempt"):
+    if os.environ.get("FIGURE_RULES", "1") != "0" and not request.node.get_closest_marker("figure_rules_exempt"):
         for num in plt.get_fignums():
             problems += [f"figure {num}: {p}" for p in figure_problems(plt.figure(num))]
     plt.close("all")

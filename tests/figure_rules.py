@@ -1,6 +1,7 @@
 """What a program can check of a figure that teaches (issue 16): a title, labelled axes on plots, a colour bar
 beside every colour-mapped map, and no text outside the figure. ``conftest.py`` applies these rules to every
-figure that any test leaves open, so each figure function is checked on the typical inputs its tests use."""
+figure that any test leaves open, so each figure function is checked on the typical inputs its tests use
+(``FIGURE_RULES=0`` turns them off; a test marked ``figure_rules_exempt`` is not checked)."""
 from __future__ import annotations
 
 from matplotlib.axes import Axes

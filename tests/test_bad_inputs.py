@@ -47,6 +47,7 @@ def test_the_table_is_large_and_covers_every_module():
     assert {"bad_inputs_foundation", "bad_inputs_plotting"} | {f"bad_inputs_{m}" for m in on_disk} <= set(MODULES)
 
 
+@pytest.mark.figure_rules_exempt  # a figure function that refuses its input may leave a half-drawn figure
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_a_clear_error(case):
     verdict, detail = classify(case)
