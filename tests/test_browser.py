@@ -56,8 +56,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on the notebooks folder, as `make lab` runs it, in fast mode, on a loopback port."""
+    """JupyterLab as `make lab` runs it, in fast mode, on a loopback port, on a copy of the notebooks folder:
+    JupyterLab saves the notebooks it runs, and the course stores them without outputs."""
     _need_browser()
+    notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks)
     port, token = _free_port(), "course-browser-test"
     runtime = tmp_path_factory.mktemp("jupyter-runtime")
     settings = tmp_path_factory.mktemp("lab-settings")  # render every cell (no windowing), no news pop-up
@@ -69,7 +72,7 @@ def lab(tmp_path_factory):
     env = dict(os.environ, LECTURES_MODE="fast", JUPYTER_RUNTIME_DIR=str(runtime))
     env.pop("LECTURES_FAST", None)
     jupyter = Path(sys.executable).with_name("jupyter")
-    proc = subprocess.Popen([str(jupyter), "lab", "notebooks/", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    proc = subprocess.Popen([str(jupyter), "lab", str(notebooks), "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                              f"--IdentityProvider.token={token}", f"--LabApp.user_settings_dir={settings}"]
                             + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
