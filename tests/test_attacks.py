@@ -7,6 +7,7 @@ from collections import OrderedDict
 import pytest
 import torch
 import torch.nn.functional as F
+from figure_rules import figure_problems  # the shared rules every test figure meets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -597,19 +598,6 @@ def test_attack_widget_redraws_from_the_precomputed_attacks():
     torch.testing.assert_close(x_adv, A.least_likely(model, x, eps=0.3))
 
 
-def figure_text_problems(fig) -> list[str]:
-    """Axes whose drawn text (titles, labels, tick labels, legends) sticks out of the figure, and figure texts
-    (the suptitle) that do: a program's check for clipped text."""
-    fig.canvas.draw()
-    renderer, box = fig.canvas.get_renderer(), fig.bbox
-    def outside(e) -> bool:
-        return e.x0 < box.x0 - 2 or e.x1 > box.x1 + 2 or e.y0 < box.y0 - 2 or e.y1 > box.y1 + 2
-    problems = [ax.get_title() or ax.get_label() for ax in fig.axes
-                if ax.get_visible() and ax.get_tightbbox(renderer) is not None and outside(ax.get_tightbbox(renderer))]
-    return problems + [t.get_text() for t in fig.texts + ([fig._suptitle] if fig._suptitle else [])
-                       if t.get_text() and outside(t.get_window_extent(renderer))]
-
-
 def colorbars(fig) -> list:
     return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
 
@@ -684,7 +672,7 @@ def test_panda_figure_reproduces_the_slide():
     assert images_axes[0].get_ylabel() == "FGSM"
     width = fig.get_size_inches()[0] * fig.dpi
     assert all(ax.get_window_extent().width >= 220 for ax in images_axes), "images at least 220 pixels wide"
-    assert width > 0 and not figure_text_problems(fig)
+    assert width > 0 and not figure_problems(fig)
     plt.close(fig)
 
 
@@ -694,14 +682,14 @@ def test_distortion_and_method_comparison_figures():
     x = images(2, dtype=torch.float32)
     fig = P.distortion_figure(x, (x + 0.01).clamp(0, 1), ["7", "2"], ["8", "3"], title="t")
     assert len(fig.axes) == 6 and fig.axes[1].get_title().startswith("distortion x")
-    assert fig.axes[2].get_title() == "adversarial: 8" and not figure_text_problems(fig)
+    assert fig.axes[2].get_title() == "adversarial: 8" and not figure_problems(fig)
     plt.close(fig)
     p = torch.full((K,), 1 / K)
     adv = {"fgsm": x[0], "iterative": x[1], "least_likely": x[0]}
     fig = P.method_comparison_figure(x[0], adv, p, {k: p for k in adv}, list("abcde"), eps=32 / 255, true_class=3)
     titles = [ax.get_title() for ax in fig.axes]
     assert any(t.startswith("fast (FGSM)") for t in titles) and any(t.startswith("iterative least likely") for t in titles)
-    assert "32/255" in fig._suptitle.get_text() and not figure_text_problems(fig)
+    assert "32/255" in fig._suptitle.get_text() and not figure_problems(fig)
     plt.close(fig)
 
 
@@ -720,7 +708,7 @@ def test_accuracy_figure_is_kurakins_figure():
         assert list(ax.lines[0].get_xdata()) == pytest.approx([2, 4, 8, 16, 32, 64, 128])   # eps 0 is the line
     legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
     assert legend == ["fast (FGSM)", "basic iterative", "iterative least likely", "clean images"]
-    assert "50 images" in fig._suptitle.get_text() and not figure_text_problems(fig)
+    assert "50 images" in fig._suptitle.get_text() and not figure_problems(fig)
     plt.close(fig)
 
 
@@ -734,7 +722,7 @@ def test_interpretability_figure_has_both_maps_on_one_labelled_scale():
     assert len(bars) == 1 and not bars[0].images and len([ax for ax in fig.axes if ax.images]) == 5
     titles = [ax.get_title() for ax in fig.axes]
     assert any("sign of the loss gradient" in t for t in titles) and any("lesson 04" in t for t in titles)
-    assert not figure_text_problems(fig)
+    assert not figure_problems(fig)
     plt.close(fig)
 
 

@@ -4,6 +4,7 @@ from collections import OrderedDict
 import pytest
 import torch
 import torch.nn.functional as F
+from figure_rules import figure_problems  # the shared rules every test figure meets
 from torch import nn
 
 from lectures_lib import saliency as S
@@ -411,19 +412,6 @@ def test_randomize_layers_leaves_the_global_rng_alone():
 
 # --------------------------------------------------------------------------- pictures and the widget
 
-def figure_text_problems(fig) -> list[str]:
-    """Axes whose drawn text (titles, labels, tick labels, legends) sticks out of the figure, and figure texts
-    (the suptitle) that do: a program's check for clipped text."""
-    fig.canvas.draw()
-    renderer, box = fig.canvas.get_renderer(), fig.bbox
-    def outside(e) -> bool:
-        return e.x0 < box.x0 - 2 or e.x1 > box.x1 + 2 or e.y0 < box.y0 - 2 or e.y1 > box.y1 + 2
-    problems = [ax.get_title() or ax.get_label() for ax in fig.axes
-                if ax.get_visible() and ax.get_tightbbox(renderer) is not None and outside(ax.get_tightbbox(renderer))]
-    return problems + [t.get_text() for t in fig.texts + ([fig._suptitle] if fig._suptitle else [])
-                       if t.get_text() and outside(t.get_window_extent(renderer))]
-
-
 def colorbars(fig) -> list:
     return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
 
@@ -451,7 +439,7 @@ def test_overlay_and_compare_maps_share_one_labelled_scale(images):
                          row_titles=["x", "y"], title="t")
     bars = colorbars(fig)
     assert len(fig.axes) == 7 and len(bars) == 1 and bars[0].get_ylabel() == P.SCALE_LABEL.format(p=99)
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["x", "a", "b"] and not figure_text_problems(fig)
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["x", "a", "b"] and not figure_problems(fig)
     plt.close(fig)
 
 
@@ -462,7 +450,7 @@ def test_map_figure_shows_a_grey_map_beside_the_overlay_with_colour_bars(images)
     bars = colorbars(fig)
     assert len(fig.axes) == 5 and fig.axes[1].get_title() == "a map" and len(bars) == 2
     assert fig.axes[1].images[0].get_cmap().name == "gray" and all("percentile" in b.get_ylabel() for b in bars)
-    assert fig.axes[1].images[0].get_array().max() <= 1 and not figure_text_problems(fig)
+    assert fig.axes[1].images[0].get_array().max() <= 1 and not figure_problems(fig)
     plt.close(fig)
 
 
@@ -474,14 +462,14 @@ def test_lesson_figures(images):
                      for mode in ("deletion", "insertion")} for name in ("a", "b")}
     fig = P.causal_curves_figure(curves)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2] and all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
-    assert not figure_text_problems(fig)
+    assert not figure_problems(fig)
     plt.close(fig)
     check = S.model_randomization_check(model, images, methods={"gradient": METHODS["gradient"]}, layers=["fc", "conv2"])
     fig = P.randomization_figure(check)
     ax = fig.axes[0]
     assert len(ax.lines) == 2 and list(ax.lines[0].get_ydata())[0] == 1.0   # method and zero line; 1 = the trained model
     assert ax.get_title().startswith("Sanity check") and ax.get_xlabel() and ax.get_ylabel()
-    assert ax.get_xticklabels()[0].get_text().startswith("trained model") and not figure_text_problems(fig)
+    assert ax.get_xticklabels()[0].get_text().startswith("trained model") and not figure_problems(fig)
     plt.close(fig)
 
 
@@ -503,7 +491,7 @@ def test_occlusion_figure_is_in_pixel_coordinates_with_the_occluder_drawn(images
     a, c = divmod(int(res.probability[1].argmin()), res.probability.shape[2])
     assert len(occluder) == 1 and occluder[0].get_xy() == (res.starts[1][c] - 0.5, res.starts[0][a] - 0.5)
     assert occluder[0].get_width() == 6 and colorbars(fig)[0].get_ylabel() == "p(cls)"
-    assert not figure_text_problems(fig)
+    assert not figure_problems(fig)
     plt.close(fig)
 
 
