@@ -13,6 +13,9 @@ Two threat models, two costs:
   substitute, and the oracle is asked once per adversarial image (:func:`transfer_attack`).
 - **Score-based** (Guo et al. 2019): :func:`simba` walks along random orthonormal directions and keeps a
   step when the oracle's probability of the true class falls; one or two queries per step, per image.
+  :func:`square_attack` (Andriushchenko et al. 2020) changes a random square of the image to a corner of the
+  L-infinity ball at each query and keeps it when the margin falls: it uses no gradient, so it is the check
+  on a defence that hides its gradients (lesson 09 puts it in every robustness evaluation).
 
 Images are in [0, 1] (normalisation lives in the models); epsilons are on that scale. Every random draw
 comes from a generator seeded by the ``seed`` argument.
@@ -25,6 +28,9 @@ References
   Attacks using Adversarial Samples*, 2016, https://arxiv.org/abs/1605.07277 (reservoir sampling).
 - Guo, Gardner, You, Wilson and Weinberger, *Simple Black-box Adversarial Attacks*, ICML 2019,
   https://arxiv.org/abs/1905.07121 (SimBA; reference code github.com/cg563/simple-blackbox-attack).
+- Andriushchenko, Croce, Flammarion and Hein, *Square Attack: a query-efficient black-box adversarial attack
+  via random search*, ECCV 2020, https://arxiv.org/abs/1912.00049 (reference code
+  github.com/max-andr/square-attack; one of AutoAttack's four attacks).
 """
 from __future__ import annotations
 
@@ -71,6 +77,8 @@ __all__ = [
     "query_schedule",
     "simba",
     "simba_directions",
+    "square_attack",
+    "square_fraction",
     "train_substitute",
     "transfer_attack",
     "transfer_success",
@@ -789,3 +797,130 @@ def simba(oracle: Oracle, x: torch.Tensor, y=None, *, eps: float = 0.2, max_quer
             step += 1
             bar.update(1)
     return SimBAResult(x_cur, succeeded(probs, y), queries.to(x.device), probs.argmax(dim=1), p_y)
+
+
+# --------------------------------------------------------------------------- Square attack
+
+def square_fraction(query: int, max_queries: int, p_init: float = 0.8) -> float:
+    """The fraction of the pixels the Square attack changes at a query: ``p_init``, halved at the reference
+    code's milestones (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 of 10,000 queries, rescaled to
+    ``max_queries``).
+
+    Parameters
+    ----------
+    query : int
+        The step, ``0 <= query < max_queries``.
+    max_queries : int
+        The attack's query budget per image, >= 1.
+    p_init : float
+        The first fraction, in (0, 1].
+
+    Returns
+    -------
+    float
+        ``p_init / 2**k`` for the number ``k`` of milestones passed.
+    """
+    check_range(max_queries, "max_queries", 1, integer=True)
+    check_range(query, "query", 0, max_queries - 1, integer=True)
+    check_range(p_init, "p_init", 0.0, 1.0, low_inclusive=False)
+    it = int(query / max_queries * 10_000)
+    halvings = sum(it > m for m in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
+    return p_init / 2 ** halvings
+
+
+def square_attack(oracle: Oracle, x: torch.Tensor, y=None, *, eps: float, max_queries: int = 5_000,
+                  p_init: float = 0.8, seed: int = 0, progress: bool = True) -> SimBAResult:
+    """The L-infinity Square attack (Andriushchenko et al. 2020): random search that reads only the oracle's
+    probabilities, with the margin ``L(x) = log p_y(x) - max_{j != y} log p_j(x)`` (negative once fooled).
+
+        start: x_0 = clip(x + eps * s), s = one random sign per image, channel and column (vertical stripes)
+        step k: a random square of side h_k = round(sqrt(p_k * H * W)) at a random place; on it every channel
+                moves to x +- 2 eps (one random sign per channel), projected back onto |x' - x|_inf <= eps
+                and [0, 1]; keep it if L falls (a corner of the ball, so each step moves as far as allowed)
+        stop when the label changes or the image's queries run out
+
+    ``p_k`` (:func:`square_fraction`) starts at ``p_init`` and halves as the attack goes on, so squares shrink
+    from most of the image to single pixels. The result always lies in the ball: ``|x_adv - x|_inf <= eps``.
+
+    Parameters
+    ----------
+    oracle : Oracle
+        Answers probabilities (``Oracle(model, output="probabilities")``).
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1], at least one.
+    y : Tensor or int, optional
+        ``B`` true labels; None: the oracle's label of ``x`` (the first query).
+    eps : float
+        The L-infinity radius, in (0, 1].
+    max_queries : int
+        Queries per image at most, >= 2 (the first two are the clean image and the striped start).
+    p_init : float
+        The first fraction of pixels a square covers, in (0, 1] (AutoAttack's 0.8).
+    seed : int
+        Seeds the stripes, squares and signs.
+    progress : bool
+        Show a progress bar over steps.
+
+    Returns
+    -------
+    SimBAResult
+        ``x_adv`` (the best iterate, dtype and device of ``x``), ``success`` (label no longer ``y``),
+        ``queries`` per image (summed, the growth of ``oracle.queries``), ``oracle_labels`` and ``probability``
+        (of ``y`` at ``x_adv``).
+    """
+    _check_oracle(oracle, output="probabilities")
+    check_images(x, "x", min_batch=1)
+    eps = float(check_range(eps, "eps", 0.0, 1.0, low_inclusive=False))
+    check_range(max_queries, "max_queries", 2, integer=True)
+    p_init = float(check_range(p_init, "p_init", 0.0, 1.0, low_inclusive=False))
+    check_range(seed, "seed", 0, integer=True)
+    check_flag(progress, "progress")
+    b, c, h, w = x.shape
+    gen = torch.Generator().manual_seed(seed)
+    x = x.detach()
+    rows = torch.arange(b, device=x.device)
+
+    def margin(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logp = probs.clamp_min(1e-30).log()
+        true = logp[torch.arange(len(labels), device=x.device), labels]
+        return true - logp.scatter(1, labels[:, None], float("-inf")).amax(dim=1)
+
+    probs = oracle(x)
+    y = probs.argmax(dim=1) if y is None else check_labels(y, b, probs.shape[1], "y").to(x.device)
+    queries = torch.ones(b, dtype=torch.long)
+    stripes = (torch.randint(0, 2, (b, c, 1, w), generator=gen, dtype=x.dtype) * 2 - 1).to(x.device)
+    x_best = (x + eps * stripes).clamp(0.0, 1.0)
+    start = margin(probs, y) > 0
+    idx = start.nonzero().squeeze(1)            # already fooled clean images keep x (no extra query)
+    x_best[~start] = x[~start]
+    if len(idx):
+        p_start = oracle(x_best[idx])
+        queries[idx.cpu()] += 1
+        better = margin(p_start, y[idx]) < margin(probs[idx], y[idx])
+        probs[idx[better]] = p_start[better]
+        x_best[idx[~better]] = x[idx[~better]]
+    loss = margin(probs, y)
+    active = (loss > 0).cpu() & (queries < max_queries)
+    with progress_bar(max_queries - 2, "Square attack", progress, "step") as bar:
+        for step in range(max_queries - 2):
+            if not active.any():
+                break
+            idx = active.nonzero().squeeze(1).to(x.device)
+            n = len(idx)
+            side = min(h, w, max(1, round(math.sqrt(square_fraction(step, max_queries, p_init) * h * w))))
+            top = torch.randint(0, h - side + 1, (n,), generator=gen)
+            left = torch.randint(0, w - side + 1, (n,), generator=gen)
+            signs = (torch.randint(0, 2, (n, c), generator=gen, dtype=x.dtype) * 2 - 1).to(x.device)
+            ys, xs = torch.arange(h)[None, :], torch.arange(w)[None, :]
+            window = (((ys >= top[:, None]) & (ys < top[:, None] + side))[:, :, None]
+                      & ((xs >= left[:, None]) & (xs < left[:, None] + side))[:, None, :]).to(x.device)
+            candidate = torch.where(window[:, None], x_best[idx] + 2 * eps * signs[:, :, None, None], x_best[idx])
+            candidate = torch.minimum(torch.maximum(candidate, x[idx] - eps), x[idx] + eps).clamp(0.0, 1.0)
+            p_new = oracle(candidate)
+            queries[idx.cpu()] += 1
+            new_loss = margin(p_new, y[idx])
+            keep = new_loss < loss[idx]
+            x_best[idx[keep]], probs[idx[keep]], loss[idx[keep]] = candidate[keep], p_new[keep], new_loss[keep]
+            active = (loss > 0).cpu() & (queries < max_queries)
+            bar.update(1)
+    return SimBAResult(x_best, probs.argmax(dim=1) != y, queries.to(x.device), probs.argmax(dim=1), probs[rows, y])

@@ -29,10 +29,12 @@ IMAGE_METHODS = {
                                                                               progress=False)),
     "blackbox.transfer_attack": ("x", lambda x: B.transfer_attack(oracle(), tiny_cnn(), x, labels(), eps=0.1)),
     "blackbox.simba": ("x", lambda x: B.simba(oracle("probabilities"), x, labels(), max_queries=3, progress=False)),
+    "blackbox.square_attack": ("x", lambda x: B.square_attack(oracle("probabilities"), x, labels(), eps=0.1,
+                                                              max_queries=3, progress=False)),
 }
 for fn, (arg, call) in IMAGE_METHODS.items():
     for why, bad in BAD_IMAGES.items():
-        if why == "wrong channels" and fn in ("blackbox.simba", "blackbox.train_substitute"):
+        if why == "wrong channels" and fn in ("blackbox.simba", "blackbox.square_attack", "blackbox.train_substitute"):
             continue  # the oracle's model and the substitute decide the channels: covered below
         add(f"{fn}: {arg} is {why}", arg, lambda call=call, bad=bad: call(bad()))
 add("blackbox.simba: x has the wrong channels for the oracle", "x",
@@ -138,6 +140,22 @@ add("blackbox.simba: targeted is a string", "targeted", lambda: sim(targeted="ye
 for why, v in (("too short", labels(2)), ("out of range", labels() + 10), ("floats", labels().float())):
     add(f"blackbox.simba: y is {why}", "y", lambda v=v: sim(y=v))
 add("blackbox.simba: seed is negative", "seed", lambda: sim(seed=-1))
+sq = lambda **kw: B.square_attack(**{"oracle": oracle("probabilities"), "x": images(), "y": labels(), "eps": 0.1,  # noqa: E731
+                                     "max_queries": 5, "progress": False, **kw})
+add("blackbox.square_attack: x has the wrong channels for the oracle", "x", lambda: sq(x=images(channels=3)))
+add("blackbox.square_attack: the oracle answers labels", "oracle", lambda: sq(oracle=oracle("label")))
+add("blackbox.square_attack: oracle is a model", "oracle", lambda: sq(oracle=tiny_cnn()))
+for why, v in (("0", 0.0), ("NaN", NAN), ("above 1", 2.0), ("a string", "0.2"), ("missing", None)):
+    add(f"blackbox.square_attack: eps is {why}", "eps", lambda v=v: sq(eps=v))
+for why, v in (("1", 1), ("a float", 10.5), ("NaN", NAN)):
+    add(f"blackbox.square_attack: max_queries is {why}", "max_queries", lambda v=v: sq(max_queries=v))
+for why, v in (("0", 0.0), ("above 1", 1.5), ("inf", INF)):
+    add(f"blackbox.square_attack: p_init is {why}", "p_init", lambda v=v: sq(p_init=v))
+for why, v in (("too short", labels(2)), ("out of range", labels() + 10), ("floats", labels().float())):
+    add(f"blackbox.square_attack: y is {why}", "y", lambda v=v: sq(y=v))
+add("blackbox.square_attack: seed is negative", "seed", lambda: sq(seed=-1))
+add("blackbox.square_fraction: query beyond the budget", "query", lambda: B.square_fraction(10, 10))
+add("blackbox.square_fraction: max_queries is 0", "max_queries", lambda: B.square_fraction(0, 0))
 add("blackbox.dct_matrix: n is 0", "n", lambda: B.dct_matrix(0))
 add("blackbox.dct_matrix: dtype is int64", "dtype", lambda: B.dct_matrix(4, torch.int64))
 

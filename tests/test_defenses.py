@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from lectures_lib import attacks, config, data
+from lectures_lib import attacks, blackbox, config, data
 from lectures_lib import defenses as D
 from lectures_lib.plotting import defenses as P
 
@@ -281,13 +281,19 @@ def test_detector_false_positives_measured_on_unseen_clean_images(standard_model
     assert (fooled & missed).float().mean() >= 0.4
 
 
-def _strong_suite(restarts: int = 2) -> dict:
-    """PGD-100 from random starts with the cross-entropy and with the margin loss, eps 0.3."""
+def _strong_suite(restarts: int = 2, square_queries: int = 5_000) -> dict:
+    """PGD-100 from random starts with the cross-entropy and with the margin loss, and the gradient-free Square
+    attack (lesson 08), eps 0.3: the lesson's evaluation."""
     def pgd(seed, loss_fn=None):
         return lambda m, x, y: attacks.pgd(m, x, y, eps=0.3, alpha=0.01, steps=100, loss_fn=loss_fn,
                                            generator=torch.Generator().manual_seed(seed))
+
+    def square(m, x, y):
+        return blackbox.square_attack(blackbox.Oracle(m, output="probabilities"), x, y, eps=0.3,
+                                      max_queries=square_queries, progress=False).x_adv
     return {**{f"ce{r}": pgd(r) for r in range(restarts)},
-            **{f"margin{r}": pgd(100 + r, D.margin_loss) for r in range(restarts)}}
+            **{f"margin{r}": pgd(100 + r, D.margin_loss) for r in range(restarts)},
+            "square": square}
 
 
 def _autoattack(model, x, y) -> float:
@@ -299,20 +305,23 @@ def _autoattack(model, x, y) -> float:
 
 
 def test_pgd_training_is_robust_and_autoattack_confirms_it(pgd_model, mnist_split):
-    """The quality bar, on the 5,000 offline digits: clean and PGD-with-restarts accuracy at eps 0.3, confirmed by
-    AutoAttack. Measured on the first 200 test digits: clean 97.5%, our worst case 81.5%, AutoAttack 78.5%
-    (a gap of 3.0 points: the issue's bar is at most 3; the assert allows 4 for the spread of random starts)."""
+    """The quality bar, on the 5,000 offline digits: clean and worst-case accuracy at eps 0.3, confirmed by
+    AutoAttack. Measured on the first 200 test digits: clean 99.0%; PGD-100 (cross-entropy and margin, two starts
+    each) 81.5%; Square with 5,000 queries 78.5% (seeds 0 and 1), worst case 78.5%; AutoAttack 78.5%. Gradient PGD
+    alone sat 3.0 points above AutoAttack (five starts each: 80.5%, ten: 80.0%): Square finds the digits whose
+    gradients mislead PGD. The assert holds the issue's bar, at most 3 points, 3 points from the measured gap of 0."""
     x, y = mnist_split[0][:200], mnist_split[1][:200]
     ours = D.robust_accuracy(pgd_model, (x, y), _strong_suite())
     aa = _autoattack(pgd_model, x, y)
     assert ours.clean >= 0.95
     assert ours.accuracy >= 0.70, f"worst case over our attacks {ours.accuracy:.3f}"
-    assert aa >= ours.accuracy - 0.04, f"AutoAttack {aa:.3f} vs our worst case {ours.accuracy:.3f}"
+    assert aa >= ours.accuracy - 0.03, f"AutoAttack {aa:.3f} vs our worst case {ours.accuracy:.3f}"
 
 
 def test_fast_training_on_small_data_is_exposed_by_autoattack(fast_model, mnist_split):
-    """Fast FGSM training on 5,000 digits overfits catastrophically: our PGD reports about 30% robust accuracy,
-    AutoAttack about 5% (measured on 200 digits: 29.0% vs 4.5%). The lesson teaches exactly this check."""
+    """Fast FGSM training on 5,000 digits overfits catastrophically: cross-entropy PGD alone reported about 30%
+    robust accuracy; with the margin loss (two starts each) our PGD says 10.0%, the gradient-free Square attack
+    (5,000 queries) 4.5%, AutoAttack 4.5% (measured on 200 digits). The lesson teaches exactly this check."""
     x, y = mnist_split[0][:200], mnist_split[1][:200]
     ours = D.robust_accuracy(fast_model, (x, y), _strong_suite(1))
     aa = _autoattack(fast_model, x, y)

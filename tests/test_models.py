@@ -33,6 +33,39 @@ def test_normalized_wrapper_normalises_inside():
     assert wrapped.categories == ["a", "b"]
 
 
+class _CountingNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 5)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_normalized_runs_a_cpu_batch_in_chunks_with_the_same_logits_and_gradients(dtype):
+    net = _CountingNet().to(dtype)
+    wrapped = models.Normalized(net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    x = torch.rand(10, 3, 8, 8, dtype=dtype, requires_grad=True)
+    out = wrapped(x)
+    assert net.calls == 3  # chunks of 4, 4 and 2
+    whole = net((x - 0.5) / 0.5)
+    assert torch.allclose(out, whole) and out.dtype == dtype
+    g_chunked, = torch.autograd.grad(out.square().sum(), x)
+    g_whole, = torch.autograd.grad(whole.square().sum(), x)
+    assert torch.allclose(g_chunked, g_whole)
+    # with a forward hook listening, the batch runs whole, so the hook sees all ten images at once
+    seen = []
+    handle = net.conv.register_forward_hook(lambda m, i, o: seen.append(o.shape[0]))
+    net.calls = 0
+    assert torch.allclose(wrapped(x), whole)
+    handle.remove()
+    assert net.calls == 1 and seen == [10]
+
+
 def test_efficientnet_lite0_offline():
     model = models.imagenet_model()
     assert not model.training and len(model.categories) == 1000
