@@ -1,10 +1,12 @@
 """Run time and peak memory of each lesson notebook in each run mode (each run in its own kernel).
 
-    python benchmarks/bench_notebooks.py [--modes fast lesson] [notebooks/01_lenet_mnist.ipynb ...]
+    python benchmarks/bench_notebooks.py [--modes fast lesson] [--keep DIR] [notebooks/01_lenet_mnist.ipynb ...]
 
 Each notebook runs in a fresh child process (nbclient, LECTURES_MODE=<mode>) that reports the wall time
 and the peak resident memory of its kernel. Budgets on 2 CPU cores: fast under 60 s, lesson under 5 min.
 Checkpoints already cached in data/ are used (run `make clean-cache` first to include training).
+``--keep DIR`` writes each executed notebook to ``DIR/<mode>/`` (outputs included), to look at its figures.
+The load average before and after each run is printed beside it: on a shared machine it says how far to trust it.
 """
 from __future__ import annotations
 
@@ -26,14 +28,20 @@ start = time.perf_counter()
 NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
 seconds = time.perf_counter() - start
 peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel's peak (KiB on Linux)
+if len(sys.argv) > 3:
+    nbformat.write(nb, sys.argv[3])
 print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024 if sys.platform != "darwin" else peak_kib / 2**20}))
 """
 
 
-def run(notebook: Path, mode: str) -> dict:
+def run(notebook: Path, mode: str, keep: Path | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "LECTURES_FAST"}
     env["LECTURES_MODE"] = mode
-    out = subprocess.run([sys.executable, "-c", CHILD, str(notebook), str(ROOT)], env=env, cwd=ROOT,
+    extra = []
+    if keep is not None:
+        (keep / mode).mkdir(parents=True, exist_ok=True)
+        extra = [str(keep / mode / notebook.name)]
+    out = subprocess.run([sys.executable, "-c", CHILD, str(notebook), str(ROOT), *extra], env=env, cwd=ROOT,
                          capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"{notebook.name} failed:\n{out.stderr[-2000:]}")
@@ -43,14 +51,18 @@ def run(notebook: Path, mode: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", default=["fast", "lesson"], choices=["fast", "lesson", "paper"])
+    parser.add_argument("--keep", type=Path, default=None)
     parser.add_argument("notebooks", nargs="*")
     args = parser.parse_args()
     notebooks = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    print(f"{'notebook':40s} {'mode':>6s} {'seconds':>8s} {'peak MiB':>9s}   ({os.cpu_count()} CPUs)")
+    print(f"{'notebook':40s} {'mode':>6s} {'seconds':>8s} {'peak MiB':>9s} {'load before/after':>18s}  "
+          f"({os.cpu_count()} CPUs)")
     for nb in notebooks:
         for mode in args.modes:
-            r = run(nb, mode)
-            print(f"{nb.name:40s} {mode:>6s} {r['seconds']:8.1f} {r['peak_mib']:9.0f}", flush=True)
+            before = os.getloadavg()[0]
+            r = run(nb, mode, args.keep)
+            print(f"{nb.name:40s} {mode:>6s} {r['seconds']:8.1f} {r['peak_mib']:9.0f} {before:9.1f} /{os.getloadavg()[0]:5.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -833,7 +833,8 @@ def square_attack(oracle: Oracle, x: torch.Tensor, y=None, *, eps: float, max_qu
     """The L-infinity Square attack (Andriushchenko et al. 2020): random search that reads only the oracle's
     probabilities, with the margin ``L(x) = log p_y(x) - max_{j != y} log p_j(x)`` (negative once fooled).
 
-        start: x_0 = clip(x + eps * s), s = one random sign per image, channel and column (vertical stripes)
+        start: x_0 = clip(x + eps * s), s = one random sign per image, channel and column (vertical stripes),
+               kept if it lowers L (else x_0 = x)
         step k: a random square of side h_k = round(sqrt(p_k * H * W)) at a random place; on it every channel
                 moves to x +- 2 eps (one random sign per channel), projected back onto |x' - x|_inf <= eps
                 and [0, 1]; keep it if L falls (a corner of the ball, so each step moves as far as allowed)
@@ -841,6 +842,8 @@ def square_attack(oracle: Oracle, x: torch.Tensor, y=None, *, eps: float, max_qu
 
     ``p_k`` (:func:`square_fraction`) starts at ``p_init`` and halves as the attack goes on, so squares shrink
     from most of the image to single pixels. The result always lies in the ball: ``|x_adv - x|_inf <= eps``.
+    As in AutoAttack's copy of the reference code, a step whose signs change nothing is not redrawn (it costs a
+    query); every square position is drawn, the last row and column included.
 
     Parameters
     ----------

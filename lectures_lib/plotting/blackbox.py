@@ -189,7 +189,7 @@ def transfer_figure(curves: dict[str, dict], white_box: dict[str, dict] | None =
                 raise ValueError(f"{name}[{attack!r}] must be a dict with 'eps' and 'success' lists of one length")
     if clean_error is not None:
         check_range(clean_error, "clean_error", 0.0, 1.0)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (attack, c) in enumerate(curves.items()):
         color = colors[i % len(colors)]
@@ -202,22 +202,22 @@ def transfer_figure(curves: dict[str, dict], white_box: dict[str, dict] | None =
     ax.set(xlabel="epsilon (L-inf, images in [0, 1])", ylabel="oracle misclassification rate", ylim=(-0.02, 1.02),
            title=title or "Transfer: adversarial digits crafted on the substitute, tried on the oracle")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
 
 def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str, torch.Tensor],
                 transfer: dict[str, tuple[float, float]] | None = None, title: str | None = None):
-    """The cost of the two threat models: for SimBA, the fraction of images fooled within ``q`` queries
-    (a cumulative curve per variant); for transfer attacks, one point each at the substitute's queries shared
-    over the attacked images plus the one query that tries each image.
+    """The cost of the two threat models: for score-based attacks (SimBA, the Square attack), the fraction of
+    images fooled within ``q`` queries (a cumulative curve per variant); for transfer attacks, one point each at
+    the substitute's queries shared over the attacked images plus the one query that tries each image.
 
     Parameters
     ----------
     simba_queries, simba_success : dict
-        ``{variant: B queries}`` and ``{variant: B bool success}`` (:func:`lectures_lib.blackbox.simba`'s
-        ``queries`` and ``success``), the same keys.
+        ``{variant: B queries}`` and ``{variant: B bool success}`` (the ``queries`` and ``success`` of
+        :func:`lectures_lib.blackbox.simba` or :func:`lectures_lib.blackbox.square_attack`), the same keys.
     transfer : dict, optional
         ``{label: (queries per image, success rate)}``.
     title : str, optional
@@ -229,7 +229,7 @@ def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str,
     if not isinstance(simba_queries, dict) or not simba_queries or not isinstance(simba_success, dict) \
             or set(simba_queries) != set(simba_success):
         raise ValueError("simba_queries and simba_success must be non-empty dicts with the same variants as keys")
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(10.5, 4.2))
     top = 1
     for name in simba_queries:
         q, s = simba_queries[name], simba_success[name]
@@ -239,7 +239,7 @@ def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str,
         grid = np.unique(np.concatenate([[1], q[s]]))
         fooled = [(s & (q <= g)).mean() for g in grid]
         ax.step(grid, fooled, where="post", lw=2,
-                label=f"SimBA {name}: {s.mean():.0%} fooled, median {np.median(q[s]) if s.any() else float('nan'):.0f} queries")
+                label=f"{name}: {s.mean():.0%} fooled, median {np.median(q[s]) if s.any() else float('nan'):.0f} queries")
         top = max(top, q.max())
     for label, (queries, success) in (transfer or {}).items():
         check_range(queries, "transfer queries", 0.0)
@@ -250,7 +250,8 @@ def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str,
     ax.set(xlim=(0.8, top * 1.5), ylim=(-0.02, 1.02), xlabel="oracle queries per image (log scale)",
            ylabel="fraction of images fooled", title=title or "What each threat model costs in queries")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="score-based (curves), transfer (stars)",
+              title_fontsize=8)
     fig.tight_layout()
     return fig
 

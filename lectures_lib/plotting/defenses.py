@@ -110,13 +110,15 @@ def defence_figure(results: Mapping[str, Mapping[str, float]], *, title: str = "
             if s in row:
                 xpos = g - 0.4 + (j + 0.5) * width
                 ax.bar(xpos, row[s], width, color=colours[s], label=s)
-                ax.text(xpos, row[s] + 0.01, f"{row[s]:.0%}", ha="center", va="bottom", fontsize=8)
+                crowded = len(settings) > 4   # upright labels of neighbouring bars would run into each other
+                ax.text(xpos, row[s] + 0.01, f"{row[s]:.0%}", ha="center", va="bottom", fontsize=7 if crowded else 8,
+                        rotation=90 if crowded else 0)
     handles, labels = ax.get_legend_handles_labels()
     seen = dict(zip(labels, handles))
     ax.legend(seen.values(), seen.keys(), loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(settings),
               fontsize=9)
     ax.set_xticks(range(len(results)), list(results))
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.15)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.tight_layout()
