@@ -96,9 +96,10 @@ class Normalized(nn.Module):
 
     cpu_chunk: int = 4
     """On a CPU the network sees images in channels-last layout and, when no forward hook listens, at most
-    ``cpu_chunk`` at a time; the logits are the same. A small batch stays in the processor's cache: on 2 cores,
-    EfficientNet-Lite0 takes 6 ms per image in chunks of 4 against 25-85 ms in one batch of 64-256, and a
-    forward-backward pass 15 against 25 ms at a batch of 10 (``benchmarks/bench_imagenet_models.py``). With a
+    ``cpu_chunk`` at a time; the logits are the same. A small batch stays in the processor's cache: measured on
+    2 cores, EfficientNet-Lite0's forward pass took 6-7 ms per image in chunks of 4 against 25-85 ms in one batch
+    of 64-256, and a forward-backward pass at a batch of 10 took 19 against 29 ms per image
+    (``benchmarks/bench_imagenet_models.py`` repeats the comparison). With a
     forward hook registered (activations read by the lessons, Captum's layer methods) the batch runs whole, so
     every hook sees it once."""
 
