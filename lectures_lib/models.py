@@ -97,9 +97,9 @@ class Normalized(nn.Module):
     cpu_chunk: int = 4
     """On a CPU the network sees images in channels-last layout and, when no forward hook listens, at most
     ``cpu_chunk`` at a time; the logits are the same. A small batch stays in the processor's cache: measured on
-    2 cores, EfficientNet-Lite0's forward pass took 6-7 ms per image in chunks of 4 against 25-85 ms in one batch
-    of 64-256, and a forward-backward pass at a batch of 10 took 19 against 29 ms per image
-    (``benchmarks/bench_imagenet_models.py`` repeats the comparison). With a
+    2 cores by ``benchmarks/bench_imagenet_models.py``, EfficientNet-Lite0's forward pass over 64 images took
+    6.5 ms per image in chunks of 4 against 22.5 ms in one batch, and a forward-backward pass over 10 images
+    16.9 against 23.9 ms (Lite1 and Lite2: 3.5 and 3.8 times faster forward). With a
     forward hook registered (activations read by the lessons, Captum's layer methods) the batch runs whole, so
     every hook sees it once."""
 
