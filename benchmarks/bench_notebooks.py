@@ -5,7 +5,9 @@
 Each notebook runs in a fresh child process (nbclient, LECTURES_MODE=<mode>) that reports the wall time
 and the peak resident memory of its kernel. Budgets on 2 CPU cores: fast under 60 s, lesson under 5 min.
 Checkpoints already cached in data/ are used (run `make clean-cache` first to include training).
-``--keep DIR`` writes each executed notebook to ``DIR/<mode>/`` (outputs included), to look at its figures.
+``--keep DIR`` writes each executed notebook to ``DIR/<mode>/`` (outputs included, and each cell's start and end
+times in its metadata), to look at its figures; a failed run is written too. A cell may run 30 minutes, except in
+paper mode, which has no limit.
 The load average before and after each run is printed beside it: on a shared machine it says how far to trust it.
 """
 from __future__ import annotations
@@ -24,12 +26,15 @@ import json, resource, sys, time
 import nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
+timeout = None if sys.argv[3] == "none" else int(sys.argv[3])
 start = time.perf_counter()
-NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+try:
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+finally:  # a failed run is kept too, with the outputs and cell times up to the failure
+    if len(sys.argv) > 4:
+        nbformat.write(nb, sys.argv[4])
 seconds = time.perf_counter() - start
 peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel's peak (KiB on Linux)
-if len(sys.argv) > 3:
-    nbformat.write(nb, sys.argv[3])
 print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024 if sys.platform != "darwin" else peak_kib / 2**20}))
 """
 
@@ -41,7 +46,8 @@ def run(notebook: Path, mode: str, keep: Path | None = None) -> dict:
     if keep is not None:
         (keep / mode).mkdir(parents=True, exist_ok=True)
         extra = [str(keep / mode / notebook.name)]
-    out = subprocess.run([sys.executable, "-c", CHILD, str(notebook), str(ROOT), *extra], env=env, cwd=ROOT,
+    timeout = "none" if mode == "paper" else "1800"   # seconds per cell; the papers' sizes take as long as they take
+    out = subprocess.run([sys.executable, "-c", CHILD, str(notebook), str(ROOT), timeout, *extra], env=env, cwd=ROOT,
                          capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"{notebook.name} failed:\n{out.stderr[-2000:]}")
