@@ -449,6 +449,11 @@ def method_comparison_figure(x: torch.Tensor, adversarial: Mapping[str, torch.Te
         raise ValueError("adversarial must map attack names to adversarial images, at least one")
     if not isinstance(adversarial_probs, Mapping) or set(adversarial_probs) != set(adversarial):
         raise ValueError("adversarial_probs must hold the probabilities of every image in adversarial")
+    for name, x_adv in adversarial.items():
+        check_images(x_adv, f"adversarial[{name!r}]", ndim=3)
+        if x_adv.shape != x.shape:
+            raise ValueError(f"adversarial[{name!r}] must have the shape of x {tuple(x.shape)}")
+        _probabilities(adversarial_probs[name], f"adversarial_probs[{name!r}]", len(categories))
     n = len(adversarial) + 1
     fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 1.2), squeeze=False)
     _show(axes[0, 0], x, "clean\n" + _top(probs, categories))
@@ -456,9 +461,6 @@ def method_comparison_figure(x: torch.Tensor, adversarial: Mapping[str, torch.Te
     axes[1, 0].text(0.5, 0.5, "perturbations,\namplified\n(grey = unchanged)", ha="center", va="center",
                     fontsize=10, transform=axes[1, 0].transAxes)
     for c, (name, x_adv) in enumerate(adversarial.items(), start=1):
-        check_images(x_adv, f"adversarial[{name!r}]", ndim=3)
-        if x_adv.shape != x.shape:
-            raise ValueError(f"adversarial[{name!r}] must have the shape of x {tuple(x.shape)}")
         p = _probabilities(adversarial_probs[name], f"adversarial_probs[{name!r}]", len(categories))
         _show(axes[0, c], x_adv, f"{METHOD_NAMES.get(name, name)}\n" + _top(p, categories))
         if true_class is not None and int(p.argmax()) != true_class:

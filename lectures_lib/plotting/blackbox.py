@@ -55,16 +55,14 @@ def substitute_figure(history: Sequence[dict], oracle_accuracy: float | None = N
     if target_agreement is not None:
         check_range(target_agreement, "target_agreement", 0.0, 1.0)
     queries = [row["queries"] for row in history]
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    plotted = False
-    for key, label, style in (("substitute_accuracy", "substitute accuracy (true labels)", "o-"),
-                              ("agreement", "agreement with the oracle", "s--")):
-        values = [row.get(key) for row in history]
-        if all(v is not None for v in values):
-            ax.plot(queries, values, style, label=label, lw=2, ms=6)
-            plotted = True
-    if not plotted:
+    curves = [(key, label, style) for key, label, style in
+              (("substitute_accuracy", "substitute accuracy (true labels)", "o-"),
+               ("agreement", "agreement with the oracle", "s--")) if all(row.get(key) is not None for row in history)]
+    if not curves:
         raise ValueError("history must report substitute_accuracy or agreement (train_substitute with holdout=...)")
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for key, label, style in curves:
+        ax.plot(queries, [row[key] for row in history], style, label=label, lw=2, ms=6)
     if oracle_accuracy is not None:
         ax.axhline(oracle_accuracy, color="black", lw=1, label=f"the oracle itself ({oracle_accuracy:.1%})")
     if target_agreement is not None:
@@ -229,21 +227,23 @@ def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str,
     if not isinstance(simba_queries, dict) or not simba_queries or not isinstance(simba_success, dict) \
             or set(simba_queries) != set(simba_success):
         raise ValueError("simba_queries and simba_success must be non-empty dicts with the same variants as keys")
-    fig, ax = plt.subplots(figsize=(10.5, 4.2))
-    top = 1
     for name in simba_queries:
         q, s = simba_queries[name], simba_success[name]
         if not isinstance(q, torch.Tensor) or not isinstance(s, torch.Tensor) or q.shape != s.shape or q.dim() != 1:
             raise ValueError(f"simba_queries[{name!r}] and simba_success[{name!r}] must be 1-D tensors of one length")
-        q, s = q.cpu().double().numpy(), s.cpu().numpy().astype(bool)
+    for queries, success in (transfer or {}).values():
+        check_range(queries, "transfer queries", 0.0)
+        check_range(success, "transfer success", 0.0, 1.0)
+    fig, ax = plt.subplots(figsize=(10.5, 4.2))
+    top = 1
+    for name in simba_queries:
+        q, s = simba_queries[name].cpu().double().numpy(), simba_success[name].cpu().numpy().astype(bool)
         grid = np.unique(np.concatenate([[1], q[s]]))
         fooled = [(s & (q <= g)).mean() for g in grid]
         ax.step(grid, fooled, where="post", lw=2,
                 label=f"{name}: {s.mean():.0%} fooled, median {np.median(q[s]) if s.any() else float('nan'):.0f} queries")
         top = max(top, q.max())
     for label, (queries, success) in (transfer or {}).items():
-        check_range(queries, "transfer queries", 0.0)
-        check_range(success, "transfer success", 0.0, 1.0)
         ax.plot([queries], [success], "*", ms=14, label=f"{label}: {success:.0%} fooled, {queries:.0f} queries/image")
         top = max(top, queries)
     ax.set_xscale("log")
