@@ -30,3 +30,15 @@ def tmp_data_dir(tmp_path, monkeypatch):
     """Point LECTURES_DATA at an empty temporary folder for the test."""
     monkeypatch.setenv("LECTURES_DATA", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module (``pytestmark = pytest.mark.usefixtures("one_thread")``): tiny models
+    gain nothing from a second thread, and lose a lot when the cores are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -2,7 +2,6 @@
 affine models for DeepFool and the linear case, property tests for every attack, the contract
 (any callable model, float32 and float64, loss_fn, y=None, no extra forward pass), and the lesson's
 numbers on the offline MNIST models. The bad-input table is in ``bad_inputs_attacks.py``."""
-from collections import OrderedDict
 
 import pytest
 import torch
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 from figure_rules import figure_problems  # the shared rules every test figure meets
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_models import tiny_cnn
 from torch import nn
 
 from lectures_lib import attacks as A
@@ -19,25 +19,6 @@ torchattacks = pytest.importorskip("torchattacks")
 
 K = 5  # classes of the tiny models
 DTYPES = [torch.float32, torch.float64]
-
-
-class Standardize(nn.Module):
-    """(x - 0.5) / 0.25: the normalisation lives in the model, as in the course's models."""
-
-    def forward(self, x):
-        return (x - 0.5) / 0.25
-
-
-def tiny_cnn(seed: int = 0, dtype=torch.float64, dropout: bool = False) -> nn.Module:
-    """1 x 8 x 8 images in [0, 1] -> 5 logits; ReLU and max-pooling (piecewise linear, like the lesson's LeNet)."""
-    torch.manual_seed(seed)
-    layers = OrderedDict(norm=Standardize(), conv=nn.Conv2d(1, 4, 3, padding=1), relu=nn.ReLU(),
-                         pool=nn.MaxPool2d(2), flat=nn.Flatten())
-    if dropout:
-        layers["drop"] = nn.Dropout(0.5)
-    layers["fc"] = nn.Linear(4 * 4 * 4, K)
-    model = nn.Sequential(layers).to(dtype).eval()
-    return model
 
 
 def affine(weight: torch.Tensor, bias: torch.Tensor) -> nn.Module:
@@ -62,13 +43,7 @@ def predictions(model, x):
         return model(x).argmax(dim=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second thread, and lose a lot when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest.one_thread
 
 
 # --------------------------------------------------------------------------- torchattacks references

@@ -3,9 +3,9 @@ rate, the analytic case of a linear classifier for both algorithms (and ART's ``
 both algorithms reaching their target on a small CNN, the contract (any callable model, float32 and float64,
 eval mode, seeds), the transfer matrix and dominant labels, the figures, and the lesson's MNIST numbers.
 The bad-input table is in ``bad_inputs_universal.py``."""
-from collections import OrderedDict
 
 import pytest
+import tiny_models
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,29 +17,12 @@ from lectures_lib.plotting import universal as P
 DTYPES = [torch.float32, torch.float64]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second thread, and lose a lot when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest.one_thread
 
 
-class Standardize(nn.Module):
-    def forward(self, x):
-        return (x - 0.5) / 0.25
-
-
-def tiny_cnn(seed: int = 2, dtype=torch.float64, dropout: bool = False, classes: int = 5) -> nn.Module:
-    """1 x 8 x 8 images in [0, 1] -> 5 logits; ReLU and max-pooling."""
-    torch.manual_seed(seed)
-    layers = OrderedDict(norm=Standardize(), conv=nn.Conv2d(1, 4, 3, padding=1), relu=nn.ReLU(),
-                         pool=nn.MaxPool2d(2), flat=nn.Flatten())
-    if dropout:
-        layers["drop"] = nn.Dropout(0.5)
-    layers["fc"] = nn.Linear(4 * 4 * 4, classes)
-    return nn.Sequential(layers).to(dtype).eval()
+def tiny_cnn(seed: int = 2, **options) -> nn.Module:
+    """:func:`tiny_models.tiny_cnn` with this module's default seed."""
+    return tiny_models.tiny_cnn(seed, **options)
 
 
 def images(n: int = 40, seed: int = 1, dtype=torch.float64, size: int = 8) -> torch.Tensor:

@@ -5,6 +5,7 @@ show it and tests can inspect it.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -12,6 +13,22 @@ import numpy as np
 import torch
 
 from ..validation import check_choice, check_labels, check_range
+
+
+def closes_figures_on_error(function):
+    """Decorator of the figure functions: a call that raises (a refused input, checked part-way through the drawing)
+    closes the figures it opened, so no half-drawn picture is left behind (Jupyter would show it under the error).
+    Figures that existed before the call, such as the one of a given ``ax``, are left alone."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        before = set(plt.get_fignums())
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
+            raise
+    return wrapper
 
 __all__ = [
     "ILSVRC_WINNERS", "architecture_boxes", "architecture_diagram", "confusion_matrix", "depth_chart", "image_grid",
@@ -46,6 +63,7 @@ def to_numpy_image(image, scale: str = "none") -> np.ndarray:
     return np.clip(arr, 0, 1) if scale != "raw" else arr
 
 
+@closes_figures_on_error
 def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap: str | None = None,
                figsize: tuple[float, float] | None = None, scale: str = "none",
                title_colors: Sequence[str] | None = None, suptitle: str | None = None):
@@ -120,6 +138,7 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap
     return fig
 
 
+@closes_figures_on_error
 def training_curves(history: Sequence[dict], title: str | None = None, *, clean_train: dict | None = None,
                     train_label: str = "train", note: str | None = None):
     """Loss and accuracy per epoch (train and test) from :func:`lectures_lib.train.fit`'s history.
@@ -207,6 +226,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     return np.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
+@closes_figures_on_error
 def plot_confusion_matrix(y_true, y_pred, classes: Sequence[str], ax=None, title: str = "confusion matrix"):
     """Heat map of :func:`confusion_matrix` in counts, every non-zero count written in its cell.
 
@@ -247,6 +267,7 @@ def plot_confusion_matrix(y_true, y_pred, classes: Sequence[str], ax=None, title
     return fig
 
 
+@closes_figures_on_error
 def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str | None = None,
               true_class: int | None = None):
     """Horizontal bars of the ``k`` most probable classes, most probable on top, each labelled with its percentage.
@@ -305,6 +326,7 @@ def topk_bars(probs, categories: Sequence[str], k: int = 5, ax=None, title: str 
     return fig
 
 
+@closes_figures_on_error
 def image_with_topk(image, probs, categories: Sequence[str], k: int = 5, true_class: int | None = None,
                     title: str | None = None):
     """An image beside its top-``k`` probability bars (:func:`topk_bars`).
@@ -421,6 +443,7 @@ def architecture_boxes(model: torch.nn.Module, x: torch.Tensor) -> list[dict]:
     return boxes
 
 
+@closes_figures_on_error
 def architecture_diagram(model: torch.nn.Module, x: torch.Tensor, title: str | None = None):
     """A network drawn as on the lecture's slides, from its definition: one box per layer (convolution,
     pooling, fully connected; activations merged in) with its output shape (``channels@height x width``)
@@ -487,6 +510,7 @@ ILSVRC_WINNERS = [
 ]
 
 
+@closes_figures_on_error
 def depth_chart(entries: Sequence[dict] | None = None, ax=None, title: str = "The revolution of depth"):
     """Kaiming He's slide: ILSVRC top-5 error by year, each bar labelled with its network's depth.
 
@@ -525,6 +549,7 @@ def depth_chart(entries: Sequence[dict] | None = None, ax=None, title: str = "Th
     return fig
 
 
+@closes_figures_on_error
 def residual_block_diagram(ax=None):
     """Draw the residual block of He et al., *Deep Residual Learning for Image Recognition* (CVPR 2016, figure 2).
 

@@ -17,7 +17,7 @@ import torch
 from .. import attacks as A
 from ..validation import check_choice, check_eps, check_images, check_maps, check_range
 from ..widgets import InteractiveFigure
-from . import to_numpy_image, topk_bars
+from . import closes_figures_on_error, to_numpy_image, topk_bars
 
 __all__ = ["METHOD_NAMES", "PandaRow", "accuracy_figure", "amplify", "attack_figure", "attack_widget",
            "distortion_figure", "eps_label", "interpretability_figure", "method_comparison_figure", "panda_figure",
@@ -54,6 +54,7 @@ def _probabilities(p, name: str, k_classes: int) -> torch.Tensor:
     return p.detach().cpu()
 
 
+@closes_figures_on_error
 def attack_figure(x: torch.Tensor, x_adv: torch.Tensor, probs: torch.Tensor, probs_adv: torch.Tensor,
                   categories: Sequence[str], true_class: int | None = None, k: int = 5,
                   perturbation_title: str | None = None):
@@ -110,6 +111,7 @@ def attack_figure(x: torch.Tensor, x_adv: torch.Tensor, probs: torch.Tensor, pro
     return fig
 
 
+@closes_figures_on_error
 def accuracy_figure(curves: dict[str, dict], title: str | None = None, eps_unit: str = "255", *,
                     band: bool = True):
     """Kurakin et al.'s figure 2: top-k accuracy against epsilon, one line per attack, one panel per k, the
@@ -303,6 +305,7 @@ class PandaRow(NamedTuple):
     direction_probs: torch.Tensor | None = None  # K probabilities of the direction seen as an image (the slide's "nematode")
 
 
+@closes_figures_on_error
 def panda_figure(x: torch.Tensor, probs: torch.Tensor, rows: Mapping[str, PandaRow], categories: Sequence[str], *,
                  size: float = 2.6):
     """Goodfellow et al.'s figure 1, one row per attack: ``x`` "+ eps x" the direction "=" the adversarial image,
@@ -364,6 +367,7 @@ def panda_figure(x: torch.Tensor, probs: torch.Tensor, rows: Mapping[str, PandaR
 
 # --------------------------------------------------------------------------- Szegedy et al. 2014, figure 5
 
+@closes_figures_on_error
 def distortion_figure(x: torch.Tensor, x_adv: torch.Tensor, labels: Sequence[str], adv_labels: Sequence[str], *,
                       magnify: float | None = None, size: float = 2.3, title: str | None = None):
     """Szegedy et al.'s figure: per image, the original, the distortion ``x_adv - x`` magnified around grey, and
@@ -411,6 +415,7 @@ def distortion_figure(x: torch.Tensor, x_adv: torch.Tensor, labels: Sequence[str
 
 # --------------------------------------------------------------------------- Kurakin et al. 2017
 
+@closes_figures_on_error
 def method_comparison_figure(x: torch.Tensor, adversarial: Mapping[str, torch.Tensor], probs: torch.Tensor,
                              adversarial_probs: Mapping[str, torch.Tensor], categories: Sequence[str], *,
                              eps: float, true_class: int | None = None, size: float = 2.5):
@@ -498,6 +503,7 @@ def wilson_interval(accuracy, n: int, z: float = 1.96) -> tuple[np.ndarray, np.n
 
 # --------------------------------------------------------------------------- adversarial samples vs interpretability
 
+@closes_figures_on_error
 def interpretability_figure(x: torch.Tensor, gradient: torch.Tensor, saliency_map: torch.Tensor,
                             x_most_likely: torch.Tensor, probs: torch.Tensor, probs_most_likely: torch.Tensor,
                             categories: Sequence[str], *, eps: float, percentile: float = 99.0, size: float = 2.6):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..validation import check_range
-from . import to_numpy_image
+from . import closes_figures_on_error, to_numpy_image
 
 __all__ = ["cost_figure", "lineage", "lineage_figure", "substitute_figure", "transfer_figure", "examples_figure"]
 
@@ -28,6 +28,7 @@ def _check_history(history) -> list[dict]:
     return list(history)
 
 
+@closes_figures_on_error
 def substitute_figure(history: Sequence[dict], oracle_accuracy: float | None = None, target_agreement: float | None = 0.8,
                       title: str | None = None):
     """The substitute round by round (Papernot et al. 2017, table 1): its accuracy on held-out digits and its
@@ -106,6 +107,7 @@ def lineage(parents: torch.Tensor, index: int) -> list[int]:
     return chain[::-1]
 
 
+@closes_figures_on_error
 def lineage_figure(x_train: torch.Tensor, y_train: torch.Tensor, parents: torch.Tensor, seeds: Sequence[int] = (0, 1, 2)):
     """What Jacobian augmentation makes of a few seed images: one row per seed, its descendants through the
     rounds (each made from the previous by ``+ lam_rho sign(dF/dx)``), each titled with the oracle's label.
@@ -157,6 +159,7 @@ def lineage_figure(x_train: torch.Tensor, y_train: torch.Tensor, parents: torch.
     return fig
 
 
+@closes_figures_on_error
 def transfer_figure(curves: dict[str, dict], white_box: dict[str, dict] | None = None, clean_error: float | None = None,
                     title: str | None = None):
     """Black-box transfer success against epsilon: the oracle's misclassification rate on adversarial digits
@@ -205,6 +208,7 @@ def transfer_figure(curves: dict[str, dict], white_box: dict[str, dict] | None =
     return fig
 
 
+@closes_figures_on_error
 def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str, torch.Tensor],
                 transfer: dict[str, tuple[float, float]] | None = None, title: str | None = None):
     """The cost of the two threat models: for score-based attacks (SimBA, the Square attack), the fraction of
@@ -256,6 +260,7 @@ def cost_figure(simba_queries: dict[str, torch.Tensor], simba_success: dict[str,
     return fig
 
 
+@closes_figures_on_error
 def examples_figure(x: torch.Tensor, rows: dict[str, tuple[torch.Tensor, torch.Tensor]], y: torch.Tensor,
                     n: int = 8):
     """Clean digits and their adversarial versions, one row per attack, each image titled with the oracle's label

@@ -14,7 +14,7 @@ import torch
 
 from .. import defenses as D
 from ..validation import check_images, check_range
-from . import to_numpy_image
+from . import closes_figures_on_error, to_numpy_image
 
 __all__ = ["defence_figure", "detector_figure", "profile_figure", "transfer_figure", "transform_figure"]
 
@@ -25,6 +25,7 @@ def _mapping(value, name: str) -> Mapping:
     return value
 
 
+@closes_figures_on_error
 def profile_figure(profile: D.LogitProfile, index: int = 0, *, classes: Sequence[str] | None = None,
                    true_class: int | None = None, eps: float | None = None, title: str | None = None):
     """Every logit of image ``index`` along ``x + t * direction`` (:func:`~lectures_lib.defenses.logit_profile`):
@@ -79,6 +80,7 @@ def profile_figure(profile: D.LogitProfile, index: int = 0, *, classes: Sequence
     return fig
 
 
+@closes_figures_on_error
 def defence_figure(results: Mapping[str, Mapping[str, float]], *, title: str = "Accuracy under attack",
                    ylabel: str = "accuracy"):
     """Grouped bars: for each defence (one group), its accuracy in each setting (clean, plain attack, adaptive
@@ -125,6 +127,7 @@ def defence_figure(results: Mapping[str, Mapping[str, float]], *, title: str = "
     return fig
 
 
+@closes_figures_on_error
 def transform_figure(x: torch.Tensor, transformed: Mapping[str, torch.Tensor], *, predictions=None,
                      title: str = "What the input transforms do", size: float = 1.8):
     """A grid: one row per image, one column per transform (the first ``"original"``), each image titled with the
@@ -168,6 +171,7 @@ def transform_figure(x: torch.Tensor, transformed: Mapping[str, torch.Tensor], *
     return fig
 
 
+@closes_figures_on_error
 def detector_figure(scores: Mapping[str, torch.Tensor], threshold: float, *,
                     title: str = "Detector scores: clean, attacked, and attacked by an attacker who knows the detector"):
     """Histograms of the detector's logit for each group of images, with the threshold and each group's share
@@ -205,6 +209,7 @@ def detector_figure(scores: Mapping[str, torch.Tensor], threshold: float, *,
     return fig
 
 
+@closes_figures_on_error
 def transfer_figure(matrix, sources: Sequence[str], targets: Sequence[str], *,
                     title: str = "Accuracy of each model (column) on examples crafted on another (row)"):
     """A heat map of accuracies with every value written in its cell and a colour bar.

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..dissection import DissectionTable, iou
 from ..validation import check_images, check_range
-from . import to_numpy_image
+from . import closes_figures_on_error, to_numpy_image
 
 __all__ = ["unit_concept_figure", "detector_histogram", "category_bars", "unit_gallery", "CATEGORY_COLORS"]
 
@@ -35,6 +35,7 @@ def _resized(image: torch.Tensor, size) -> np.ndarray:
                                         antialias=True)[0])
 
 
+@closes_figures_on_error
 def unit_concept_figure(image: torch.Tensor, activation: torch.Tensor, threshold: float, concept_mask, *,
                         unit_name: str = "unit", concept_name: str = "concept"):
     """The IoU measure of network dissection (Bau et al., CVPR 2017) on one image, in five panels.
@@ -106,6 +107,7 @@ def unit_concept_figure(image: torch.Tensor, activation: torch.Tensor, threshold
     return fig
 
 
+@closes_figures_on_error
 def detector_histogram(table: DissectionTable, category: str | None = "object", iou_threshold: float = 0.04,
                        max_concepts: int = 60, title: str | None = None):
     """The histogram of Bau et al. (CVPR 2017): how many units detect each concept, most frequent first.
@@ -168,6 +170,7 @@ def detector_histogram(table: DissectionTable, category: str | None = "object", 
     return fig
 
 
+@closes_figures_on_error
 def category_bars(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, int] | None = None,
                   title: str = "interpretable units per category", fraction: bool = False):
     """Grouped bars of interpretable units per category, one group per network or layer.
@@ -221,6 +224,7 @@ def category_bars(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, 
     return fig
 
 
+@closes_figures_on_error
 def unit_gallery(images: torch.Tensor, unit_masks: torch.Tensor, concept_masks: torch.Tensor | None = None, *,
                  title: str = "", titles: Sequence[str] | None = None):
     """A unit's images with its thresholded mask ``M_k``, one panel per image.

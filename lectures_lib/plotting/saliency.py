@@ -15,7 +15,7 @@ from .. import saliency
 from ..plumbing import resolve_target
 from ..validation import check_images, check_maps, check_range
 from ..widgets import InteractiveFigure
-from . import to_numpy_image
+from . import closes_figures_on_error, to_numpy_image
 
 __all__ = ["causal_curves_figure", "clip_map", "compare_maps", "map_figure", "normalize_map", "occlusion_figure",
            "occlusion_widget", "overlay", "randomization_figure"]
@@ -102,6 +102,7 @@ def overlay(image: torch.Tensor, saliency_map: torch.Tensor, alpha: float = 0.5,
     return (1 - alpha) * rgb + alpha * heat
 
 
+@closes_figures_on_error
 def compare_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor], row_titles: Sequence[str] | None = None,
                  alpha: float = 0.55, size: float = 2.4, percentile: float = 99.0, cmap: str = "inferno",
                  title: str | None = None):
@@ -146,6 +147,7 @@ def compare_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor], row_tit
     return fig
 
 
+@closes_figures_on_error
 def map_figure(image: torch.Tensor, saliency_map: torch.Tensor, title: str = "saliency", cmap: str = "gray",
                percentile: float = 99.0, overlay_cmap: str = "inferno"):
     """A map as Simonyan et al. show it, in three panels: the image, the map alone in grey (white = salient),
@@ -184,6 +186,7 @@ def map_figure(image: torch.Tensor, saliency_map: torch.Tensor, title: str = "sa
     return fig
 
 
+@closes_figures_on_error
 def causal_curves_figure(curves: Mapping[str, Mapping[str, torch.Tensor]]):
     """Deletion and insertion curves (Petsiuk et al. 2018) side by side, averaged over images, one line per
     method labelled with its mean AUC.
@@ -215,6 +218,7 @@ def causal_curves_figure(curves: Mapping[str, Mapping[str, torch.Tensor]]):
     return fig
 
 
+@closes_figures_on_error
 def randomization_figure(check: saliency.RandomizationCheck):
     """The cascading randomisation sanity check (Adebayo et al. 2018): mean rank correlation with the trained
     model's maps after randomising down to each layer, one line per method, starting from the trained model
@@ -250,6 +254,7 @@ def randomization_figure(check: saliency.RandomizationCheck):
     return fig
 
 
+@closes_figures_on_error
 def occlusion_figure(image: torch.Tensor, result: saliency.OcclusionResult, index: int = 0,
                      title: str | None = None, window: int | None = None, stride: int | None = None):
     """Occlusion (Zeiler and Fergus 2014) in three panels, all in the image's pixel coordinates: the image with
@@ -314,6 +319,7 @@ def occlusion_figure(image: torch.Tensor, result: saliency.OcclusionResult, inde
     return fig
 
 
+@closes_figures_on_error
 def occlusion_widget(model, image: torch.Tensor, target: int | None = None, *,
                      windows: Sequence[int] = (16, 32, 64), strides: Sequence[int] = (8, 16, 32),
                      baseline: float = 0.0, batch_size: int | None = None, categories: Sequence[str] | None = None,

@@ -14,7 +14,7 @@ import torch
 from .. import universal as U
 from ..train import predict
 from ..validation import check_images, check_range
-from . import to_numpy_image
+from . import closes_figures_on_error, to_numpy_image
 
 __all__ = ["dominant_labels_figure", "fooled_examples_figure", "fooling_history_figure", "perturbation_figure",
            "training_size_figure", "transfer_figure", "xi_label"]
@@ -56,6 +56,7 @@ def _named_perturbations(perturbations) -> dict[str, torch.Tensor]:
     return out
 
 
+@closes_figures_on_error
 def perturbation_figure(perturbations: Mapping[str, torch.Tensor], xi: float | None = None, *, ncols: int = 3,
                         title: str | None = None, size: float = 3.2):
     """The perturbations side by side, as in the paper's figure 4 ("perturbation vectors computed from
@@ -106,6 +107,7 @@ def perturbation_figure(perturbations: Mapping[str, torch.Tensor], xi: float | N
     return fig
 
 
+@closes_figures_on_error
 def fooling_history_figure(histories: Mapping[str, Sequence[float]], target: float | None = None, *,
                            title: str | None = None, xlabel: str = "pass over the training images"):
     """The fooling rate on the training images after each pass (epoch), one line per algorithm, with the
@@ -149,6 +151,7 @@ def fooling_history_figure(histories: Mapping[str, Sequence[float]], target: flo
     return fig
 
 
+@closes_figures_on_error
 def training_size_figure(sizes: Sequence[int], rates: Mapping[str, Sequence[float]], *, title: str | None = None):
     """The paper's figure 6: the fooling rate on held-out images against the number of images the
     perturbation was computed on (log scale).
@@ -189,6 +192,7 @@ def training_size_figure(sizes: Sequence[int], rates: Mapping[str, Sequence[floa
     return fig
 
 
+@closes_figures_on_error
 def fooled_examples_figure(x: torch.Tensor, v: torch.Tensor, model, categories: Sequence[str], *,
                            title: str | None = None, size: float = 2.6, batch_size: int = 32):
     """The paper's figure 1: each image with its prediction (top row), and the same image plus the one
@@ -245,6 +249,7 @@ def fooled_examples_figure(x: torch.Tensor, v: torch.Tensor, model, categories: 
     return fig
 
 
+@closes_figures_on_error
 def dominant_labels_figure(pairs: Sequence[tuple[int, float]], categories: Sequence[str], *, title: str | None = None):
     """Bars of the classes the fooled images are sent to (:func:`lectures_lib.universal.dominant_labels`).
 
@@ -281,6 +286,7 @@ def dominant_labels_figure(pairs: Sequence[tuple[int, float]], categories: Seque
     return fig
 
 
+@closes_figures_on_error
 def transfer_figure(matrix: U.TransferMatrix, *, title: str | None = None):
     """The paper's table 2 as a heat map: the fooling rate of the perturbation computed on each model (rows)
     when added to the images of each model (columns), with the percentage in each cell and a colour bar.

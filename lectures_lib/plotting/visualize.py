@@ -17,12 +17,13 @@ from .. import visualize as V
 from ..plumbing import input_channels
 from ..validation import check_images, check_range
 from ..widgets import InteractiveFigure
-from . import image_grid, to_numpy_image
+from . import closes_figures_on_error, image_grid, to_numpy_image
 
 __all__ = ["activation_view", "activation_widget", "plot_activation_maps", "plot_embedding", "plot_filters",
            "plot_neighbors", "plot_projection_rows", "plot_top_patches"]
 
 
+@closes_figures_on_error
 def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale: bool = False,
                  figsize: tuple[float, float] | None = None, title: str | None = None):
     """First-layer filters as pictures, on a symmetric diverging scale: zero weight is the middle of the
@@ -85,6 +86,7 @@ def plot_filters(weight: torch.Tensor | nn.Module, ncols: int = 8, shared_scale:
     return fig
 
 
+@closes_figures_on_error
 def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequence[int] | None = None, *,
                          layer: str = "", title: str | None = None, ncols: int = 8, cmap: str | None = None):
     """One image beside the activation maps of several channels of a layer, all maps on one colour scale
@@ -152,6 +154,7 @@ def plot_activation_maps(image: torch.Tensor, maps: torch.Tensor, channels: Sequ
     return fig
 
 
+@closes_figures_on_error
 def plot_top_patches(top: V.TopPatches, units: Sequence[int], *, k: int | None = None, context: float = 0.5,
                      layer_name: str | None = None, unit_notes: Sequence[str] | None = None, size: float = 1.5):
     """The lecture's "maximally activating patches": for each unit (a row), its ``k`` strongest images cropped
@@ -221,6 +224,7 @@ def plot_top_patches(top: V.TopPatches, units: Sequence[int], *, k: int | None =
     return fig
 
 
+@closes_figures_on_error
 def plot_projection_rows(rows: dict[str, torch.Tensor], col_titles: Sequence[str] | None = None,
                          title: str | None = None, size: float = 1.6):
     """Rows of images in [0, 1] with a label on the left of each row: a unit's top patches above its
@@ -267,6 +271,7 @@ def plot_projection_rows(rows: dict[str, torch.Tensor], col_titles: Sequence[str
     return fig
 
 
+@closes_figures_on_error
 def plot_neighbors(features: torch.Tensor, images: torch.Tensor, query_indices: Sequence[int], k: int = 6,
                    metric: str = "euclidean", titles: Sequence[str] | None = None):
     """For each query image, its ``k`` nearest neighbours in feature space (first row) and, for contrast,
@@ -314,6 +319,7 @@ def _thumbnails(images: torch.Tensor, size: int) -> np.ndarray:
     return (small.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
 
 
+@closes_figures_on_error
 def plot_embedding(points, images: torch.Tensor | None = None, labels=None, classes: Sequence[str] | None = None,
                    grid: tuple[int, int] | None = None, thumb: int = 28, ax=None, title: str | None = None):
     """Draw a 2-D embedding (e.g. from :func:`visualize.embed_tsne`).
