@@ -44,7 +44,7 @@ def test_grey_filters_on_a_symmetric_diverging_scale_with_a_colour_bar():
 def test_shared_scale_keeps_the_filters_relative_strength():
     conv = _conv(1)
     fig = PV.plot_filters(conv.weight, shared_scale=True)
-    m = float(conv.weight.abs().max())
+    m = float(conv.weight.detach().abs().max())
     clims = {ax.images[0].get_clim() for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"}
     assert clims == {(-m, m)}
 
