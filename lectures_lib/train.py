@@ -1,6 +1,7 @@
-"""Training and inference: :func:`fit`, :func:`evaluate`, :func:`predict`, :func:`topk_accuracy`, and the
-data augmentation hook :func:`shift_augmentation`. The batching loop, eval mode and the model's device
-live in :mod:`lectures_lib.plumbing` (re-exported here for convenience)."""
+"""Training and inference: :func:`fit`, :func:`evaluate`, :func:`predict`, :func:`topk_accuracy`, the data
+augmentations :func:`random_shift` and :func:`random_crop_flip`, and the hook :func:`shift_augmentation`. The
+batching loop, eval mode and the model's device live in :mod:`lectures_lib.plumbing` (re-exported here for
+convenience)."""
 from __future__ import annotations
 
 import math
@@ -14,9 +15,9 @@ from torch import nn
 from .config import device as default_device
 from .config import seeded
 from .plumbing import batches, count_items, eval_mode, logits, model_device, progress_bar, run_model
-from .validation import check_choice, check_images, check_labels, check_range, check_topk
+from .validation import check_choice, check_flag, check_images, check_labels, check_range, check_topk
 
-__all__ = ["fit", "evaluate", "predict", "topk_accuracy", "random_shift", "shift_augmentation",
+__all__ = ["fit", "evaluate", "predict", "topk_accuracy", "random_shift", "random_crop_flip", "shift_augmentation",
            "batches", "eval_mode", "logits", "model_device"]
 
 Perturb = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -167,6 +168,47 @@ def random_shift(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator
     bi = torch.arange(b, device=x.device)[:, None, None, None]
     ci = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[bi, ci, rows, cols]
+
+
+def random_crop_flip(x: torch.Tensor, min_scale: float = 0.8, flip: bool = True,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """A new view of each image: a random square crop, resized back to full size, mirrored half of the time.
+
+    Each image gets its own crop, whose side is a fraction ``s ~ U[min_scale, 1]`` of the image's, at a uniformly
+    random position inside the image; the crop is resized to ``H x W`` by bilinear interpolation (``grid_sample``),
+    then mirrored left to right with probability 1/2. A mild version of the "random resized crop" used to train
+    ImageNet networks: the views stay natural images of the same class.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``B x C x H x W`` images in [0, 1].
+    min_scale : float, default 0.8
+        In (0, 1]: the smallest crop side, as a fraction of the image's; 1 keeps the whole image (flip only).
+    flip : bool, default True
+        Mirror each image left to right with probability 1/2.
+    generator : torch.Generator, optional
+        The source of the crops and flips (torch's global RNG when None); drawn on the CPU, so a seed gives the
+        same views on every device.
+
+    Returns
+    -------
+    Tensor
+        ``B x C x H x W``, in [0, 1], on the device and in the dtype of ``x``.
+    """
+    x = check_images(x, "x")
+    min_scale = float(check_range(min_scale, "min_scale", 0.0, 1.0, low_inclusive=False))
+    flip = check_flag(flip, "flip")
+    b = len(x)
+    scale = min_scale + (1.0 - min_scale) * torch.rand(b, generator=generator, dtype=torch.float64)
+    centre = (torch.rand(b, 2, generator=generator, dtype=torch.float64) * 2 - 1) * (1 - scale)[:, None]
+    mirror = torch.rand(b, generator=generator) < 0.5 if flip else torch.zeros(b, dtype=torch.bool)
+    theta = torch.zeros(b, 2, 3, dtype=torch.float64)     # output [-1, 1]^2 -> the crop, in input coordinates
+    theta[:, 0, 0] = torch.where(mirror, -scale, scale)   # a negative x scale mirrors the crop
+    theta[:, 1, 1] = scale
+    theta[:, :, 2] = centre
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def shift_augmentation(max_shift: int = 2) -> Perturb:

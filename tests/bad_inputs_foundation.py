@@ -154,6 +154,11 @@ add("train.topk_accuracy: k 0", "topk", lambda: train.topk_accuracy(torch.rand(4
 add("train.topk_accuracy: labels out of range", "y", lambda: train.topk_accuracy(torch.rand(4, 10), labels() + 20))
 add("train.random_shift: negative shift", "max_shift", lambda: train.random_shift(images(), -1))
 add("train.shift_augmentation: float shift", "max_shift", lambda: train.shift_augmentation(1.5))
+for why, v in (("0", 0.0), ("above 1", 1.5), ("NaN", float("nan")), ("a string", "0.8")):
+    add(f"train.random_crop_flip: min_scale is {why}", "min_scale", lambda v=v: train.random_crop_flip(images(), v))
+add("train.random_crop_flip: flip is a string", "flip", lambda: train.random_crop_flip(images(), flip="yes"))
+add("train.random_crop_flip: 0-255 images", "x", lambda: train.random_crop_flip(images() * 255))
+add("train.random_crop_flip: one image without a batch", "x", lambda: train.random_crop_flip(images()[0]))
 
 # --------------------------------------------------------------------------- models
 add("models.LeNet5: unknown variant", "variant", lambda: models.LeNet5("vintage"))

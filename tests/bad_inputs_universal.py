@@ -103,6 +103,11 @@ for why, v in (("0", 0.0), ("negative", -9.0), ("inf", INF)):
 for why, v in (("unknown", "sgd"), ("None", None), ("a number", 1)):
     add(f"universal.sgd_universal_perturbation: optimizer is {why}", "optimizer", lambda v=v: sgd(optimizer=v))
 add("universal.sgd_universal_perturbation: optimizer is adam in L2", "optimizer", lambda: sgd(optimizer="adam", p=2))
+for why, v in (("a string", "crop"), ("True", True), ("a tensor", torch.zeros(3))):
+    add(f"universal.sgd_universal_perturbation: augment is {why}", "augment", lambda v=v: sgd(augment=v))
+for why, hook in (("a smaller image", lambda xb, generator: xb[..., :4, :4]), ("a list", lambda xb, generator: [xb]),
+                  ("float64 for float32 images", lambda xb, generator: xb.double())):
+    add(f"universal.sgd_universal_perturbation: augment returns {why}", "augment", lambda hook=hook: sgd(augment=hook))
 
 # --------------------------------------------------------------------------- projections and perturbations
 proj = lambda **kw: U.project_lp(**{"v": torch.zeros(3, 4, 4), "xi": 0.1, "p": "inf", **kw})  # noqa: E731

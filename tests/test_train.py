@@ -77,6 +77,25 @@ def test_random_shift_moves_each_image_within_bounds():
     assert rows.min() >= 2 and rows.max() <= 6 and cols.min() >= 2 and cols.max() <= 6 and len(set(pos.tolist())) > 5
 
 
+def test_random_crop_flip_with_full_crops_only_mirrors_and_otherwise_zooms_in():
+    """min_scale=1 keeps the whole image: each view is the image or its mirror image, exactly, about half of each.
+    Smaller crops zoom in: a centred dot grows, stays inside the image, and the views repeat with the seed."""
+    x = torch.rand(40, 3, 8, 8, dtype=torch.float64)
+    out = train.random_crop_flip(x, min_scale=1.0, generator=torch.Generator().manual_seed(0))
+    same = [torch.allclose(o, i, atol=1e-12) for o, i in zip(out, x)]
+    mirrored = [torch.allclose(o, i.flip(-1), atol=1e-12) for o, i in zip(out, x)]
+    assert all(a != b for a, b in zip(same, mirrored)) and 10 <= sum(mirrored) <= 30
+    assert torch.equal(train.random_crop_flip(x, min_scale=1.0, flip=False), x)
+    dot = torch.zeros(20, 1, 33, 33)
+    dot[:, :, 14:19, 14:19] = 1   # a 5 x 5 square in the middle
+    zoomed = train.random_crop_flip(dot, min_scale=0.5, generator=torch.Generator().manual_seed(1))
+    assert zoomed.shape == dot.shape and zoomed.dtype == dot.dtype and zoomed.min() >= 0 and zoomed.max() <= 1
+    mass = zoomed.sum(dim=(1, 2, 3))
+    assert (mass >= 25 - 1e-3).all() and (mass <= 25 / 0.5 ** 2 + 1e-3).all() and mass.max() > 40   # area / s^2
+    again = train.random_crop_flip(dot, min_scale=0.5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(zoomed, again)
+
+
 def test_eval_mode_restores_each_submodule():
     model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Dropout()).train()
     model[1].eval()  # a frozen BatchNorm inside a training model

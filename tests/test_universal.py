@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from lectures_lib import train
 from lectures_lib import universal as U
 from lectures_lib.plotting import universal as P
 
@@ -203,6 +204,29 @@ def test_adam_takes_its_first_step_like_the_sign_and_then_averages():
     b = U.sgd_universal_perturbation(model, x, 0.1, optimizer="sign", **more).perturbation
     assert not torch.allclose(a, b) and a.abs().max() <= 0.1 + 1e-12
     torch.testing.assert_close(a, U.sgd_universal_perturbation(model, x, 0.1, optimizer="adam", **more).perturbation)
+
+
+def test_augment_sees_every_training_image_once_per_epoch_and_an_identity_changes_nothing():
+    """The hook gets each mini-batch of clean images with the run's generator, and its views are what v is trained
+    on: an identity hook gives exactly the result without one; random crops give another v, in the ball, that
+    repeats with the seed."""
+    model, x = tiny_cnn(), images(n=8)
+    run = dict(max_passes=3, batch_size=4, delta=0.0, step=0.01, optimizer="adam", beta=None, progress=False)
+    seen = []
+
+    def identity(xb, generator):
+        assert isinstance(generator, torch.Generator)
+        seen.append(len(xb))
+        return xb
+
+    plain = U.sgd_universal_perturbation(model, x, 0.1, **run)
+    hooked = U.sgd_universal_perturbation(model, x, 0.1, augment=identity, **run)
+    torch.testing.assert_close(hooked.perturbation, plain.perturbation, rtol=0, atol=0)
+    assert seen == [4, 4] * 3 and hooked.fooling_rates == plain.fooling_rates
+    cropped = U.sgd_universal_perturbation(model, x, 0.1, augment=train.random_crop_flip, **run)
+    assert not torch.allclose(cropped.perturbation, plain.perturbation) and cropped.perturbation.abs().max() <= 0.1
+    again = U.sgd_universal_perturbation(model, x, 0.1, augment=train.random_crop_flip, **run)
+    torch.testing.assert_close(again.perturbation, cropped.perturbation, rtol=0, atol=0)
 
 
 def test_arts_universal_perturbation_finds_the_same_optimum_on_the_linear_case():
