@@ -368,6 +368,8 @@ def test_figures_have_titles_labels_and_colour_bars():
     assert len(fig.axes[0].texts) == 2  # one number per cell
     fig = P.training_size_figure([10, 20, 40], {"held-out": [0.3, 0.5, 0.7], "training": [0.5, 0.7, 0.8]})
     assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel()
+    offsets = {t.get_text(): t.xyann[1] for t in fig.axes[0].texts}   # the higher line's labels above its points
+    assert len(fig.axes[0].texts) == 6 and offsets["80%"] > 0 and offsets["30%"] < 0
     cats = [f"class {k}" for k in range(5)]
     fig = P.fooled_examples_figure(x[:4], result.perturbation, model, cats, title="fooled")
     assert all(ax.get_title() for ax in fig.axes if ax.images)

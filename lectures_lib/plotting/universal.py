@@ -174,17 +174,23 @@ def training_size_figure(sizes: Sequence[int], rates: Mapping[str, Sequence[floa
     sizes = [check_range(s, "sizes", 1, integer=True) for s in sizes]
     if not isinstance(rates, Mapping) or not rates:
         raise TypeError("rates must be a non-empty dict {label: fooling rate per size}")
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for label, r in rates.items():
         if isinstance(r, (str, bytes)) or not isinstance(r, Sequence) or len(r) != len(sizes):
             raise ValueError(f"rates[{label!r}] must hold one fooling rate per size ({len(sizes)})")
-        ax.plot(sizes, [100 * check_range(v, f"rates[{label!r}]", 0.0, 1.0) for v in r], marker="o", label=label)
-        for s, v in zip(sizes, r):
-            ax.annotate(f"{v:.0%}", (s, 100 * v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        for v in r:
+            check_range(v, f"rates[{label!r}]", 0.0, 1.0)
+    top = [max(float(r[k]) for r in rates.values()) for k in range(len(sizes))]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for label, r in rates.items():
+        line, = ax.plot(sizes, [100 * float(v) for v in r], marker="o", label=label)
+        for k, (s, v) in enumerate(zip(sizes, r)):   # the highest value's label above its point, the others below
+            above = float(v) == top[k]
+            ax.annotate(f"{float(v):.0%}", (s, 100 * float(v)), textcoords="offset points", xytext=(0, 6 if above else -13),
+                        ha="center", fontsize=8, color=line.get_color())
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.minorticks_off()
-    ax.set(xlabel="number of training images", ylabel="fooling rate (%)", ylim=(0, 105),
+    ax.set(xlabel="number of training images", ylabel="fooling rate (%)", ylim=(0, 110),
            title=title or "fooling rate against the size of the training set")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
