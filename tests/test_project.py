@@ -33,6 +33,18 @@ def test_notebook_stored_without_outputs(nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_an_id_and_a_slide_type(nb):
+    """nbformat 4.5 cells need unique ids (nbformat warns now and will refuse later), and the lesson format asks
+    for slideshow metadata on every cell so that each lesson is also a slide deck."""
+    cells = json.loads(nb.read_text())["cells"]
+    ids = [c.get("id") for c in cells]
+    assert all(ids) and len(set(ids)) == len(ids), [i for i, c in enumerate(cells) if not c.get("id")]
+    untyped = [i for i, c in enumerate(cells) if c.get("metadata", {}).get("slideshow", {}).get("slide_type")
+               not in ("slide", "subslide", "fragment", "skip", "notes", "-")]
+    assert not untyped, f"cells without a slide type: {untyped}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_opens_with_colab_badge_and_install_cell(nb):
     cells = json.loads(nb.read_text())["cells"]
     first_md = "".join(cells[0]["source"])
