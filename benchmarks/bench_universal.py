@@ -51,8 +51,8 @@ def bench_mnist(n: int, repeats: int) -> None:
 
     def art():
         np.random.seed(0)  # noqa: NPY002 - ART shuffles with numpy's global generator
-        attack = UniversalPerturbation(classifier, attacker="deepfool", delta=0.0, max_iter=2, eps=0.3, norm=np.inf,
-                                       verbose=False)
+        attack = UniversalPerturbation(classifier, attacker="deepfool", attacker_params={"verbose": False}, delta=0.0,
+                                       max_iter=2, eps=0.3, norm=np.inf, verbose=False)
         attack.generate(x.numpy())
         return attack.fooling_rate
 
